@@ -1,0 +1,157 @@
+"""Shared fixtures: a real Mosquitto per test on a free port, PostgreSQL databases, a fake clock.
+
+The machine's own broker on 1883 is never touched: each broker here gets its own temp dir, config
+and port, and is killed by its pid at teardown.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from venue.clock import FakeClock
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise TimeoutError(f"nothing listens on 127.0.0.1:{port}")
+
+
+class Broker:
+    """A Mosquitto process that a test can stop and start again on the same port."""
+
+    def __init__(self, workdir: Path, port: int | None = None, extra_conf: str = "") -> None:
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.extra_conf = extra_conf
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.conf = workdir / "mosquitto.conf"
+
+    @property
+    def url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        if self.proc is not None:
+            return
+        exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+        if not os.path.exists(exe):
+            pytest.fail("mosquitto is not installed: `make test` installs it")
+        body = self.extra_conf or "allow_anonymous true\n"
+        self.conf.write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            "persistence false\n"
+            f"{body}\n"
+        )
+        self.log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=self.log)
+        wait_port(self.port)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.terminate()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+        self.log.close()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture
+def broker(tmp_path: Path) -> Iterator[Broker]:
+    """A fresh anonymous Mosquitto on a free port for one test."""
+    d = tmp_path / "broker"
+    d.mkdir()
+    b = Broker(d)
+    b.start()
+    try:
+        yield b
+    finally:
+        b.stop()
+
+
+@pytest.fixture
+def broker_factory(tmp_path: Path) -> Iterator[object]:
+    """Make brokers with a custom config body (passwords, ACLs); all stopped at teardown."""
+    made: list[Broker] = []
+
+    def make(extra_conf: str = "", port: int | None = None) -> Broker:
+        d = tmp_path / f"broker{len(made)}"
+        d.mkdir()
+        b = Broker(d, port=port, extra_conf=extra_conf)
+        made.append(b)
+        b.start()
+        return b
+
+    yield make
+    for b in made:
+        b.stop()
+
+
+PG_ADMIN_URL = os.environ.get("VENUE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_available() -> str | None:
+    try:
+        import psycopg
+    except ImportError:
+        return "psycopg is not installed"
+    try:
+        with psycopg.connect(PG_ADMIN_URL, connect_timeout=2):
+            return None
+    except Exception as exc:  # any failure to connect means: skip, visibly
+        return f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc.__class__.__name__}"
+
+
+@pytest.fixture
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database (SQLAlchemy URL); skipped with the reason when none runs."""
+    why = _pg_available()
+    if why:
+        pytest.skip(why)
+    import psycopg
+
+    name = f"venue_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0]
+    try:
+        yield f"{base.replace('postgresql://', 'postgresql+psycopg://')}/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,)
+            )
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
