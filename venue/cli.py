@@ -63,12 +63,14 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Start a broker, the hub, and every role with simulated hardware, until Ctrl-C.",
     ),
     Subcommand(
-        "provision", "firmware_config.cli", "make a device's identity, credentials and first-boot files",
+        "provision", "firmware_config.cli",
+        "make a device's identity, credentials and first-boot files",
         "Provision a device: identity, broker credentials, ACL, hub token, config and first-boot "
         "files for Raspberry Pi OS.",
     ),
     Subcommand(
-        "flash", "firmware_config.flash_cli", "write an OS image to an SD card with first-boot files",
+        "flash", "firmware_config.flash_cli",
+        "write an OS image to an SD card with first-boot files",
         "Write a Raspberry Pi OS image to an SD card or image file, verify it, and add the "
         "device's first-boot files to its boot partition.",
     ),

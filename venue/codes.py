@@ -153,7 +153,9 @@ def sign_code(
 def _decode_generated(text: str) -> GeneratedCode:
     body = text[len(PREFIX) :]
     if len(text) != TEXT_LEN:
-        raise CodeError(f"generated code has {len(text)} characters, expected {TEXT_LEN}", Reason.INVALID)
+        raise CodeError(
+            f"generated code has {len(text)} characters, expected {TEXT_LEN}", Reason.INVALID
+        )
     try:
         raw = base64.b32decode(body + "=" * (-len(body) % 8))
     except (binascii.Error, ValueError):

@@ -16,11 +16,13 @@ def uuid7(ms: int | None = None) -> uuid.UUID:
     """A version 7 UUID (RFC 9562) with a 12-bit counter so ids made in one millisecond still sort.
 
     Args:
-        ms: Unix time in milliseconds; defaults to now. Tests pass it to get stable ordering.
+        ms: Unix time in milliseconds, taken as given; defaults to now, kept monotonic.
     """
     global _last_ms, _counter
+    if ms is not None:  # an explicit time is taken as given, outside the monotonic sequence
+        return _build(ms, int.from_bytes(os.urandom(2), "big") & 0xFFF)
     with _lock:
-        now_ms = int(time.time() * 1000) if ms is None else ms
+        now_ms = int(time.time() * 1000)
         if now_ms <= _last_ms:
             _counter += 1
             if _counter > 0xFFF:  # counter exhausted: borrow the next millisecond
@@ -31,6 +33,10 @@ def uuid7(ms: int | None = None) -> uuid.UUID:
             _last_ms = now_ms
             _counter = int.from_bytes(os.urandom(2), "big") & 0x3FF  # leave room to count up
         counter = _counter
+    return _build(now_ms, counter)
+
+
+def _build(now_ms: int, counter: int) -> uuid.UUID:
     rand_b = int.from_bytes(os.urandom(8), "big") & ((1 << 62) - 1)
     value = (now_ms & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76

@@ -80,7 +80,7 @@ def _require(obj: dict[str, Any], key: str, kind: type | tuple[type, ...]) -> An
     if key not in obj:
         raise PayloadError(f"missing field {key!r}", "missing_field")
     value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise PayloadError(f"field {key!r} has the wrong type", "bad_field")
     return value
 
@@ -215,7 +215,8 @@ class Command:
         args = obj.get("args", {})
         if not isinstance(args, dict):
             raise PayloadError("command args must be an object", "bad_field")
-        return cls(name=name, args=args, id=id_, by=str(obj.get("by", "")), ts=str(obj.get("ts", "")))
+        by, ts = str(obj.get("by", "")), str(obj.get("ts", ""))
+        return cls(name=name, args=args, id=id_, by=by, ts=ts)
 
 
 @dataclass(frozen=True, slots=True)
