@@ -4,6 +4,8 @@ A gate Pi installs ``venue[gate]`` and never pulls Kivy; a kiosk installs ``venu
 pulls FastAPI.
 """
 
+from pathlib import Path
+
 from setuptools import find_packages, setup
 
 CORE = [
@@ -28,13 +30,17 @@ SCAN = [
     "numpy>=1.26",
     "pillow>=10",
 ]
-GATE = SCAN + [
+PICAMERA = (
+    "picamera2>=0.3.17; platform_machine == 'aarch64' and sys_platform == 'linux'"
+)
+GATE = [
+    *SCAN,
     "gpiozero>=2.0",
     "pyserial>=3.5",
     "evdev>=1.7; sys_platform == 'linux'",
-    "picamera2>=0.3.17; platform_machine == 'aarch64' and sys_platform == 'linux' and python_version >= '3.11'",
+    PICAMERA,
 ]
-KIOSK = SCAN + ["kivy>=2.3.1", "segno>=1.6"]
+KIOSK = [*SCAN, "kivy>=2.3.1", "segno>=1.6"]
 BEACON = ["bleak>=0.22"]
 PROVISION = ["bcrypt>=4"]
 MONITOR = ["rich>=13"]
@@ -58,13 +64,13 @@ EXTRAS = {
     "monitor": MONITOR,
     "dev": DEV,
 }
-EXTRAS["all"] = sorted({dep for deps in EXTRAS.values() for dep in deps if "picamera2" not in dep})
+EXTRAS["all"] = sorted({dep for deps in EXTRAS.values() for dep in deps if dep != PICAMERA})
 
 setup(
     name="venue",
     version="0.1.0",
     description="Self-service venue devices on Raspberry Pi: kiosk, gate, beacon, and their hub",
-    long_description=open("README.md", encoding="utf-8").read(),
+    long_description=Path(__file__).with_name("README.md").read_text(encoding="utf-8"),
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     python_requires=">=3.11",

@@ -1,0 +1,290 @@
+"""``venue demo``: the whole venue on this machine, with simulated hardware, until Ctrl-C.
+
+It starts what a real venue runs — a Mosquitto broker, the hub, gates — as separate processes
+talking over the real protocols, so what a newcomer sees is what a venue gets. Only the hardware
+is simulated: gates read codes from their stdin (fed by a visitor simulator) and drive gpiozero's
+mock pins. Data stays in ``var/demo`` for the next run; the seed (series, codes, tokens) is made
+once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import requests
+
+from venue.errors import VenueError
+
+SITE = "demo"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data-dir", default="var/demo", help="where the demo keeps its state")
+    p.add_argument("--headless", action="store_true", help="no kiosk window (for scripts and CI)")
+    p.add_argument("--gates", type=int, default=2, help="how many simulated gates (default 2)")
+    p.add_argument(
+        "--visitors-per-minute", type=float, default=30.0, help="visitor simulator pace"
+    )
+    p.add_argument(
+        "--duration", type=float, default=0.0, help="stop after this many seconds (0: Ctrl-C)"
+    )
+    p.add_argument("--reset", action="store_true", help="forget the previous run's data first")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Any, what: str, timeout: float = 30.0, proc: subprocess.Popen[Any] | None = None
+             ) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise VenueError(f"{what} exited with status {proc.returncode}; see its log")
+        try:
+            if check():
+                return
+        except (OSError, requests.RequestException):
+            pass
+        time.sleep(0.1)
+    raise VenueError(f"{what} did not come up within {timeout:.0f} s")
+
+
+def port_open(port: int) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=0.3):
+        return True
+
+
+@dataclass
+class Child:
+    name: str
+    proc: subprocess.Popen[Any]
+    log: IO[bytes]
+
+
+@dataclass
+class Demo:
+    """The running demo: its children in start order, stopped in reverse."""
+
+    data: Path
+    children: list[Child] = field(default_factory=list)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def spawn(self, name: str, argv: list[str], *, stdin: int | None = None,
+              env: dict[str, str] | None = None) -> Child:
+        log = open(self.data / "logs" / f"{name}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen(
+            argv, stdin=stdin, stdout=log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})}, start_new_session=True,
+        )
+        child = Child(name, proc, log)
+        self.children.append(child)
+        return child
+
+    def shutdown(self) -> None:
+        for child in reversed(self.children):
+            if child.proc.poll() is None:
+                with contextlib.suppress(OSError):
+                    if child.proc.stdin:
+                        child.proc.stdin.close()
+                child.proc.send_signal(signal.SIGTERM)
+        for child in reversed(self.children):
+            try:
+                child.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                child.proc.kill()
+                child.proc.wait(5)
+            child.log.close()
+
+
+def venue_cmd(*args: str) -> list[str]:
+    return [sys.executable, "-m", "venue.cli", *args]
+
+
+def start_broker(demo: Demo) -> int:
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    if not os.path.exists(exe):
+        raise VenueError("mosquitto is not installed: run `make demo`, which installs it")
+    port = free_port()
+    conf = demo.data / "mosquitto.conf"
+    conf.write_text(
+        f"listener {port} 127.0.0.1\n"
+        "allow_anonymous true\n"
+        "persistence true\n"
+        f"persistence_location {demo.data}/\n"
+    )
+    child = demo.spawn("mosquitto", [exe, "-c", str(conf)])
+    wait_for(lambda: port_open(port), "mosquitto", proc=child.proc)
+    (demo.data / "broker.url").write_text(f"mqtt://127.0.0.1:{port}\n")
+    return port
+
+
+def admin_token(data: Path) -> str:
+    path = data / "admin.token"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(24))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def start_hub(demo: Demo, mqtt_url: str) -> str:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    child = demo.spawn(
+        "hub",
+        venue_cmd(
+            "hub", "--db", f"sqlite:///{demo.data / 'hub.sqlite'}", "--listen",
+            f"127.0.0.1:{port}", "--mqtt", mqtt_url, "--site", SITE,
+        ),
+        env={"VENUE_ADMIN_TOKEN": admin_token(demo.data)},
+    )
+    wait_for(lambda: requests.get(f"{url}/openapi.json", timeout=1).ok, "hub", proc=child.proc)
+    (demo.data / "hub.url").write_text(url + "\n")
+    return url
+
+
+def seed(data: Path, hub: str, gates: int) -> dict[str, Any]:
+    """Create the demo's series, codes and device tokens once; later runs reuse them."""
+    path = data / "seed.json"
+    if path.exists():
+        seeded: dict[str, Any] = json.loads(path.read_text())
+        if len(seeded.get("gate_tokens", {})) >= gates:
+            return seeded
+    s = requests.Session()
+    s.headers["Authorization"] = f"Bearer {admin_token(data)}"
+
+    def post(url: str, body: dict[str, Any]) -> Any:
+        r = s.post(f"{hub}{url}", json=body, timeout=30)
+        if not r.ok:
+            raise VenueError(f"seeding the demo: POST {url} answered {r.status_code}: {r.text}")
+        return r.json()
+
+    series = post("/api/v1/series", {
+        "name": "Demo concert", "kind": "ticket", "code_mode": "generated", "issue_limit": 5000,
+        "entries_per_code": 1, "entry_rule": "single",
+    })
+    issued = post(f"/api/v1/series/{series['id']}/codes", {"count": 500})
+    tokens = {
+        f"gate-{i}": post("/api/v1/tokens", {"role": "gate", "device": f"gate-{i}"})["token"]
+        for i in range(1, gates + 1)
+    }
+    seeded = {"series": series["id"], "codes": [c["code"] for c in issued],
+              "gate_tokens": tokens}
+    path.write_text(json.dumps(seeded))
+    path.chmod(0o600)
+    return seeded
+
+
+def gate_config(data: Path, name: str, hub: str, token: str, mqtt_url: str) -> Path:
+    token_file = data / f"{name}.token"
+    token_file.write_text(token)
+    token_file.chmod(0o600)
+    conf = data / f"{name}.toml"
+    conf.write_text(
+        f'[device]\nsite = "{SITE}"\nid = "{name}"\ndata_dir = "{data / name}"\n\n'
+        f'[mqtt]\nurl = "{mqtt_url}"\n\n'
+        f'[gate]\nhub_url = "{hub}"\nhub_token_file = "{token_file}"\n\n'
+        '[scanner]\nkind = "stdin"\n\n'
+        f'[io]\npin_factory = "mock"\nrotation_pin = -1\nmock_trace = "{data / name}.pins"\n'
+    )
+    return conf
+
+
+class Visitors:
+    """Walks simulated visitors to the gates: mostly valid tickets, some reused, some garbage."""
+
+    def __init__(self, codes: list[str], gates: list[Child], per_minute: float,
+                 rng: random.Random | None = None) -> None:
+        self.fresh = list(codes)
+        self.used: list[str] = []
+        self.gates = gates
+        self.period = 60.0 / max(per_minute, 0.1)
+        self.rng = rng or random.Random()
+        self.rng.shuffle(self.fresh)
+
+    def next_code(self) -> str:
+        roll = self.rng.random()
+        if roll < 0.1 and self.used:
+            return self.rng.choice(self.used)  # someone tries a used ticket again
+        if roll < 0.15:
+            return "NOT-A-TICKET-" + secrets.token_hex(3)
+        if not self.fresh:
+            return self.rng.choice(self.used) if self.used else "SOLD-OUT"
+        code = self.fresh.pop()
+        self.used.append(code)
+        return code
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.wait(self.period):
+            gate = self.rng.choice(self.gates)
+            if gate.proc.stdin is None or gate.proc.poll() is not None:
+                continue
+            try:
+                gate.proc.stdin.write((self.next_code() + "\n").encode())
+                gate.proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                continue
+
+
+def run(args: argparse.Namespace) -> int:
+    data = Path(args.data_dir).resolve()
+    if args.reset and data.exists():
+        shutil.rmtree(data)
+    (data / "logs").mkdir(parents=True, exist_ok=True)
+    demo = Demo(data)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: demo.stop.set())
+    try:
+        port = start_broker(demo)
+        mqtt_url = f"mqtt://127.0.0.1:{port}"
+        hub = start_hub(demo, mqtt_url)
+        seeded = seed(data, hub, args.gates)
+        gates = []
+        for i in range(1, args.gates + 1):
+            name = f"gate-{i}"
+            conf = gate_config(data, name, hub, seeded["gate_tokens"][name], mqtt_url)
+            gates.append(demo.spawn(name, venue_cmd("gate", "--config", str(conf)),
+                                    stdin=subprocess.PIPE))
+        visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute)
+        threading.Thread(target=visitors.run, args=(demo.stop,), daemon=True).start()
+        print(
+            f"venue demo is running (data in {data}):\n"
+            f"  broker   {mqtt_url}\n"
+            f"  hub      {hub}  (API docs: {hub}/docs, admin token in {data / 'admin.token'})\n"
+            f"  gates    {', '.join(g.name for g in gates)} (stdin scanners, mock pins)\n"
+            f"  logs     {data / 'logs'}\n"
+            f"  watch    mosquitto_sub -p {port} -t 'venue/v1/#' -v\n"
+            "Ctrl-C stops everything; the data stays for the next run.",
+            flush=True,
+        )
+        deadline = time.monotonic() + args.duration if args.duration > 0 else None
+        while not demo.stop.wait(0.5):
+            for child in demo.children:
+                if child.proc.poll() is not None:
+                    raise VenueError(
+                        f"{child.name} exited with status {child.proc.returncode}; "
+                        f"see {data / 'logs' / (child.name + '.log')}"
+                    )
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+        return 0
+    finally:
+        demo.stop.set()
+        demo.shutdown()
