@@ -1,0 +1,62 @@
+"""What every router needs: the hub's services (on ``app.state.hub``) and who is calling.
+
+``require("gate", "admin")`` is the per-endpoint role check: no or unknown token → 401 with a
+``WWW-Authenticate: Bearer`` header; a known token of another role → 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from hub.auth import Principal, TokenCache
+from hub.db import Database
+from venue.clock import Clock
+
+_bearer = HTTPBearer(auto_error=False, description="A token from `venue hub token create`.")
+
+
+@dataclass
+class HubContext:
+    """The hub's services, shared by all requests."""
+
+    db: Database
+    clock: Clock
+    tokens: TokenCache
+    annul_window: timedelta = timedelta(seconds=60)
+    publish: Callable[[str, dict[str, Any]], None] | None = None
+    """Publishes an event from the hub (``hub.replica`` hints); ``None`` without MQTT."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def context(request: Request) -> HubContext:
+    ctx: HubContext = request.app.state.hub
+    return ctx
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency that lets only ``roles`` through and returns the caller."""
+    allowed = frozenset(roles)
+
+    def check(
+        request: Request,
+        creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    ) -> Principal:
+        if creds is None or not creds.credentials or len(creds.credentials) > 200:
+            raise HTTPException(401, "a bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})
+        principal = context(request).tokens.lookup(creds.credentials)
+        if principal is None:
+            raise HTTPException(401, "unknown or revoked token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        if principal.role not in allowed:
+            names = ", ".join(sorted(allowed))
+            raise HTTPException(403, f"role {principal.role} may not do this (allowed: {names})")
+        return principal
+
+    return check

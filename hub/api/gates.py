@@ -1,0 +1,62 @@
+"""What gates and validators call: redemptions, annulments and the offline replica."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+
+from hub import replica
+from hub.api.deps import HubContext, context, require
+from hub.api.schemas import ID_PATTERN, NONCE_PATTERN, AnnulIn, RedemptionIn
+from hub.auth import Principal
+from hub.redemption import RedemptionRequest, annul, redeem_once
+
+router = APIRouter(prefix="/api/v1", tags=["gates"])
+SCANNERS = require("gate", "validator", "admin")
+GateId = Annotated[str, Path(pattern=ID_PATTERN)]
+NonceParam = Annotated[str, Path(pattern=NONCE_PATTERN)]
+
+
+@router.post("/redemptions")
+def post_redemption(body: RedemptionIn, ctx: HubContext = Depends(context),
+                    who: Principal = Depends(SCANNERS)) -> dict[str, Any]:
+    """Redeem (or only ``check``) a code; a repeated nonce returns the first answer."""
+    if who.role == "gate" and body.gate != who.device:
+        raise HTTPException(403, f"this token belongs to gate {who.device}, not {body.gate}")
+    req = RedemptionRequest(
+        code=body.code,
+        gate=body.gate,
+        direction=body.direction,
+        nonce=body.nonce,
+        scanned_at=body.scanned_at,
+        mode=body.mode,
+        device=who.device,
+        allow_serial=who.role in ("admin", "validator") or who.allow_serial_entry,
+    )
+    return redeem_once(ctx.db, req, clock=ctx.clock).to_dict()
+
+
+@router.post("/redemptions/{nonce}/annul")
+def post_annul(nonce: NonceParam, body: AnnulIn | None = None,
+               ctx: HubContext = Depends(context),
+               who: Principal = Depends(SCANNERS)) -> dict[str, Any]:
+    """Undo an admission whose holder did not pass, within the annul window."""
+    with ctx.db.write() as s:
+        annul(s, nonce, clock=ctx.clock, window=ctx.annul_window,
+              gate=who.device if who.role == "gate" else None)
+    return {"annulled": True}
+
+
+@router.get("/gates/{gate}/replica")
+def get_replica(
+    gate: GateId,
+    since: Annotated[str | None, Query(max_length=40)] = None,
+    ctx: HubContext = Depends(context),
+    who: Principal = Depends(require("gate", "admin")),
+) -> dict[str, Any]:
+    """What a gate needs offline: keys, series, statuses, imported hashes, shared codes, uses."""
+    if who.role == "gate" and gate != who.device:
+        raise HTTPException(403, f"this token belongs to gate {who.device}, not {gate}")
+    with ctx.db.read() as s:
+        return replica.build_replica(s, since=since, now=ctx.clock.now())
