@@ -1,0 +1,147 @@
+"""Mosquitto's password file and ACL file, generated from the inventory.
+
+Passwords are hashed once, at provisioning, and only the hash is kept in the inventory, so the
+``passwd`` file can be regenerated for the whole venue without the plain passwords. The hash is
+Mosquitto 2's ``$7$`` format: PBKDF2-HMAC-SHA512, ``$7$<iterations>$<base64 salt>$<base64 hash>``
+(12-byte salt, 64-byte hash). ``mosquitto_passwd`` makes it when installed; otherwise the same
+bytes come from :func:`hashlib.pbkdf2_hmac`, and a test checks a real broker accepts them.
+
+The ACL gives each device the narrowest rights the MQTT contract needs: write its own
+``status``, ``telemetry``, ``event/#`` and ``cmd_result`` and its Home Assistant discovery topic;
+read only its own ``cmd/#``. It can never write a command, not even to itself. A hub reads every
+topic of its site and writes commands to any device.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from venue.topics import DeviceRef, ha_discovery
+
+ITERATIONS = 101
+"""Mosquitto 2.0's default; the passwords are 256-bit random, so iterations add nothing."""
+SALT_BYTES = 12
+
+Runner = Callable[..., subprocess.CompletedProcess[bytes]]
+
+
+def hash_password(password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS) -> str:
+    """Hash ``password`` in Mosquitto's ``$7$`` (PBKDF2-SHA512) format, in Python."""
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode("utf-8"), salt, iterations, 64)
+    b64 = base64.b64encode
+    return f"$7${iterations}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, hashed: str) -> bool:
+    """True when ``password`` matches a ``$7$`` hash (what Mosquitto checks at login)."""
+    try:
+        _, kind, iterations, salt, digest = hashed.split("$")
+        if kind != "7":
+            return False
+        want = base64.b64decode(digest)
+        got = hashlib.pbkdf2_hmac(
+            "sha512", password.encode("utf-8"), base64.b64decode(salt), int(iterations), len(want)
+        )
+    except ValueError:
+        return False
+    return hmac.compare_digest(want, got)
+
+
+def hash_with_mosquitto_passwd(
+    username: str, password: str, *, exe: str | None = None, run: Runner = subprocess.run
+) -> str | None:
+    """Hash with ``mosquitto_passwd -U`` when it is installed, else return ``None``.
+
+    The password goes through a 0600 temp file, never the command line (where ``ps`` shows it).
+    """
+    exe = exe or shutil.which("mosquitto_passwd")
+    if not exe:
+        return None
+    with tempfile.TemporaryDirectory(prefix="venue-passwd-") as tmp:
+        path = Path(tmp) / "passwd"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(f"{username}:{password}\n")
+        result = run([exe, "-U", str(path)], capture_output=True, check=False)
+        if result.returncode != 0:
+            return None
+        line = path.read_text(encoding="utf-8").strip()
+    user, _, hashed = line.partition(":")
+    return hashed if user == username and hashed.startswith("$7$") else None
+
+
+def make_password_hash(username: str, password: str, *, run: Runner = subprocess.run) -> str:
+    """Mosquitto's own hash when ``mosquitto_passwd`` is here, else the same format in Python."""
+    return hash_with_mosquitto_passwd(username, password, run=run) or hash_password(password)
+
+
+@dataclass(frozen=True)
+class BrokerAccount:
+    """One login on the broker: who it is, its hash, and where it sits in the topic tree."""
+
+    username: str
+    password_hash: str
+    ref: DeviceRef
+
+
+def device_acl(ref: DeviceRef, username: str) -> list[str]:
+    """ACL lines for one device (a ``hub`` gets the site-wide rights of the hub)."""
+    lines = [f"user {username}"]
+    if ref.role == "hub":
+        lines += [
+            f"topic readwrite {ref.root}/#",
+            f"topic read venue/v1/{ref.site}/#",
+            f"topic write venue/v1/{ref.site}/+/+/cmd/#",
+            "topic read homeassistant/#",
+        ]
+        return lines
+    lines += [
+        f"topic write {ref.status()}",
+        f"topic write {ref.telemetry()}",
+        f"topic write {ref.root}/event/#",
+        f"topic write {ref.cmd_result()}",
+        f"topic read {ref.root}/cmd/#",
+        f"topic write {ha_discovery(ref.device)}",
+    ]
+    return lines
+
+
+def render_passwd(accounts: Iterable[BrokerAccount]) -> str:
+    """The ``password_file`` for every active device, sorted so diffs stay small."""
+    return "".join(f"{a.username}:{a.password_hash}\n" for a in sorted(accounts, key=_key))
+
+
+def render_acl(accounts: Iterable[BrokerAccount]) -> str:
+    """The ``acl_file``: nothing for anonymous clients, then one block per device."""
+    out = ["# Generated by `venue provision`; edit the inventory, not this file.", ""]
+    for account in sorted(accounts, key=_key):
+        out += [*device_acl(account.ref, account.username), ""]
+    return "\n".join(out)
+
+
+def render_broker_conf(passwd_path: str, acl_path: str, listeners: Sequence[str] = ()) -> str:
+    """A ``conf.d`` snippet that makes Mosquitto use the generated files."""
+    lines = [
+        "# Generated by `venue provision`: every device logs in with its own credentials.",
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"password_file {passwd_path}",
+        f"acl_file {acl_path}",
+        *listeners,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _key(account: BrokerAccount) -> str:
+    return account.username
