@@ -168,7 +168,7 @@ def resolve(session: Session, req: RedemptionRequest, *, lock: bool) -> _Found:
             if scanned.generated.serial >= series.issue_limit:
                 return _reject(Reason.INVALID, "serial is beyond the series' issue limit", series)
         return _reject(Reason.INVALID, "no such ticket")
-    code, series = row.tuple()
+    code, series = row
     if code.serial >= series.issue_limit:
         return _reject(Reason.INVALID, "serial is beyond the series' issue limit", series)
     return _Found(code, series, window=window)
