@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hubkit import ADMIN_H, token
+from hubkit import token
 
 from hub import issuing, keys
 from hub.api.app import create_app
@@ -75,7 +75,9 @@ def test_100_concurrent_redeems_over_http_admit_exactly_once(
         assert sum(r.counted for r in rows) == 1
 
 
-def test_concurrent_service_calls_with_separate_sessions(any_db: Database, clock: FakeClock) -> None:
+def test_concurrent_service_calls_with_separate_sessions(
+    any_db: Database, clock: FakeClock
+) -> None:
     """The service function alone, 50 threads, a 2-entry pass: exactly two admissions."""
     (code,) = new_series(any_db, clock, entries_per_code=2)
     results: list[str] = []
