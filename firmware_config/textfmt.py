@@ -45,10 +45,10 @@ def to_toml(data: Mapping[str, Any], *, header: str = "") -> str:
     has no null and our config loader treats an absent key as its default.
     """
     lines: list[str] = [f"# {line}".rstrip() for line in header.splitlines()]
-    if lines:
-        lines.append("")
-    _toml_table(lines, data, ())
-    return "\n".join(lines).strip("\n") + "\n"
+    body: list[str] = []
+    _toml_table(body, data, ())
+    text = "\n".join(body).strip("\n")
+    return "\n".join([*lines, "", text]).strip("\n") + "\n" if lines else text + "\n"
 
 
 def _toml_table(lines: list[str], data: Mapping[str, Any], path: tuple[str, ...]) -> None:
