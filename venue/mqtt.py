@@ -1,0 +1,600 @@
+"""The MQTT link: the only module in venue that imports paho.
+
+One :class:`MqttLink` per process connects a device to the broker with its own client id and
+credentials and keeps the contract of DESIGN.md: a retained ``status`` (``online`` published again
+on every connect, ``offline`` as the Last Will and on a clean stop), events through a durable
+:class:`~venue.outbox.Outbox`, telemetry at QoS 0, commands on ``cmd/+`` answered on
+``cmd_result``, and any extra subscriptions (``$share/...`` too).
+
+Threads: paho's network thread runs the callbacks, which only record and hand off; a *sender*
+thread moves outbox items to paho in order and batches PUBACKs back into outbox deletes; a
+*command* thread runs command handlers so a slow handler never stalls the network loop.
+``wait_for_publish`` is never called from a callback.
+
+Delivery of events is at least once and in order: paho keeps unacknowledged QoS 1 messages and
+resends them after a reconnect; the outbox covers what paho forgets when the process dies (the
+next process sends everything still in it, oldest first).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+import venue
+from venue.clock import SYSTEM_CLOCK, Clock
+from venue.config import MqttSection
+from venue.errors import ConfigError, PayloadError
+from venue.messages import Command, CommandResult, Event, Status, dump_json, load_json, rfc3339
+from venue.outbox import Outbox
+from venue.topics import DeviceRef
+
+log = logging.getLogger(__name__)
+
+CommandHandler = Callable[[Command], "CommandResult | dict[str, Any] | None"]
+
+
+class _Acker:
+    """Sends the PUBACK of one inbound message at most once (manual-ack mode)."""
+
+    __slots__ = ("_done", "_fn", "_lock")
+
+    def __init__(self, fn: Callable[[], None]) -> None:
+        self._fn = fn
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> None:
+        with self._lock:
+            if self._done:
+                return
+            self._done = True
+        self._fn()
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """A message from a subscription, decoupled from paho's message object.
+
+    Attributes:
+        topic: The topic it was published on (not the filter).
+        payload: Raw bytes; decoding is the handler's job.
+        qos: QoS it was delivered with.
+        retain: True for a retained message delivered on subscribe.
+    """
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    _acker: _Acker | None = field(default=None, repr=False, compare=False)
+
+    def ack(self) -> None:
+        """Send the PUBACK now; only does something on a link built with ``manual_ack=True``.
+
+        A hub acks after its database commit, so a crash before the commit makes the broker
+        deliver the message again. Calling it twice sends one PUBACK.
+        """
+        if self._acker is not None:
+            self._acker()
+
+
+def parse_url(url: str) -> tuple[str, int, bool]:
+    """``mqtt://host:port`` or ``mqtts://host:port`` to ``(host, port, tls)``.
+
+    Raises:
+        ConfigError: naming ``mqtt.url`` and what was expected.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+        raise ConfigError(f"mqtt.url: expected mqtt://host:port or mqtts://host:port, got {url!r}")
+    tls = parts.scheme == "mqtts"
+    try:
+        port = parts.port or (8883 if tls else 1883)
+    except ValueError:
+        raise ConfigError(f"mqtt.url: bad port in {url!r}") from None
+    return parts.hostname, port, tls
+
+
+class MqttLink:
+    """A device's connection to the broker. See the module docstring for threads and delivery.
+
+    Args:
+        ref: The device's place in the topic tree.
+        settings: Broker URL, credentials, TLS files, keepalive.
+        outbox: Durable queue for events; ``None`` means an in-memory one (not durable: events
+            queued while offline are lost if the process dies).
+        version: Software version reported in ``status``.
+        clock: Time for event timestamps and ``started_at``.
+        client_factory: Builds the paho client (same keywords as ``paho.mqtt.client.Client``).
+        status_extra: Extra fields for the ``online`` status, called on every connect.
+        manual_ack: Inbound QoS 1 messages are acked only by :meth:`InboundMessage.ack`.
+        clean_start: Start a new session; the default keeps the broker-side session so commands
+            sent while the device was away are delivered.
+        client_id: Default ``{role}-{site}-{device}``; must be unique per connection.
+        max_inflight: QoS 1 messages on the wire without a PUBACK yet.
+        max_pending: Outbox items handed to paho and not yet acked (bounds paho's memory).
+        reconnect_delay: ``(min, max)`` seconds of paho's exponential reconnect backoff.
+    """
+
+    def __init__(
+        self,
+        ref: DeviceRef,
+        settings: MqttSection,
+        *,
+        outbox: Outbox | None = None,
+        version: str = venue.__version__,
+        clock: Clock | None = None,
+        client_factory: Callable[..., Any] | None = None,
+        status_extra: Callable[[], dict[str, Any]] | None = None,
+        manual_ack: bool = False,
+        clean_start: bool = False,
+        client_id: str | None = None,
+        max_inflight: int = 100,
+        max_pending: int = 1000,
+        reconnect_delay: tuple[float, float] = (1.0, 30.0),
+    ) -> None:
+        self.ref = ref
+        self.settings = settings
+        self.clock = clock or SYSTEM_CLOCK
+        self.version = version
+        self.client_id = client_id or f"{ref.role}-{ref.site}-{ref.device}"
+        self.manual_ack = manual_ack
+        self._own_outbox = outbox is None
+        self.outbox = outbox or Outbox(":memory:", max_items=settings.outbox_max)
+        self._status_extra = status_extra
+        self._started_at = rfc3339(self.clock.now())
+        self._max_pending = max_pending
+        host, port, tls = parse_url(settings.url)
+        self._host, self._port = host, port
+
+        factory = client_factory or paho.Client
+        self._client = factory(
+            callback_api_version=CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            clean_session=clean_start,
+            protocol=paho.MQTTv311,
+        )
+        if settings.username:
+            self._client.username_pw_set(settings.username, settings.resolved_password())
+        if tls:
+            self._client.tls_set(
+                ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file
+            )
+        self._client.will_set(ref.status(), self._status("offline"), qos=1, retain=True)
+        self._client.max_inflight_messages_set(max_inflight)
+        self._client.max_queued_messages_set(0)
+        self._client.reconnect_delay_set(*reconnect_delay)  # type: ignore[arg-type]
+        if manual_ack:
+            self._client.manual_ack_set(True)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+        self._client.on_publish = self._on_publish
+        self._client.on_subscribe = self._on_subscribe
+
+        self._lock = threading.Lock()
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._pending_subs: set[int] = set()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._acked_mids: deque[int] = deque()
+        self._mid_seq: dict[int, int] = {}  # sender thread only
+        self._cursor = 0  # highest seq handed to paho; sender thread only
+        self._commands: dict[str, CommandHandler] = {"ping": self._ping}
+        self._subs: dict[str, tuple[Callable[[InboundMessage], None], int]] = {}
+        self._cmd_queue: deque[tuple[Command | None, str | None, _Acker | None]] = deque()
+        self._cmd_wake = threading.Event()
+        self._on_connect_hooks: list[Callable[[], None]] = []
+        self._stats: dict[str, int] = dict.fromkeys(
+            [
+                "published",
+                "acked",
+                "malformed",
+                "handler_errors",
+                "commands",
+                "connects",
+                "reconnects",
+                "disconnects",
+                "telemetry_sent",
+                "dropped_telemetry",
+                "dropped_raw",
+            ],
+            0,
+        )
+        self._threads: list[threading.Thread] = []
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Connect in the background and keep reconnecting; returns at once."""
+        self._client.connect_async(self._host, self._port, keepalive=self.settings.keepalive)
+        self._client.loop_start()
+        for name, target in (("sender", self._send_loop), ("commands", self._command_loop)):
+            t = threading.Thread(target=target, name=f"mqtt-{name}-{self.client_id}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Say goodbye: flush what can be sent within ``timeout``, publish ``offline``, disconnect.
+
+        Events not acknowledged by then stay in the outbox for the next start.
+        """
+        if self.connected:
+            self.wait_drained(timeout / 2)
+        self._stopping.set()
+        self._wake.set()
+        self._cmd_wake.set()
+        for t in self._threads:
+            t.join(timeout / 4)
+        if self.connected:
+            info = self._client.publish(
+                self.ref.status(), self._status("offline"), qos=1, retain=True
+            )
+            try:
+                info.wait_for_publish(timeout / 4)
+            except (RuntimeError, ValueError):
+                pass
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._connected.clear()
+        self._flush_acks()
+        if self._own_outbox:
+            self.outbox.close()
+
+    def __enter__(self) -> MqttLink:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def connected(self) -> bool:
+        """True between CONNACK and the next disconnect."""
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds for a connection; True when connected."""
+        return self._connected.wait(timeout)
+
+    def wait_drained(self, timeout: float) -> bool:
+        """Block until the outbox is empty, i.e. every event was PUBACKed; False on timeout.
+
+        Items stay in the outbox until their PUBACK, so an empty outbox also means nothing is in
+        flight.
+        """
+        deadline = self.clock.monotonic() + timeout
+        while self.outbox.depth() > 0:
+            if self.clock.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            self._stopping.wait(0.01)
+        return True
+
+    def when_connected(self, hook: Callable[[], None]) -> None:
+        """Call ``hook`` after every connect (e.g. to publish Home Assistant discovery).
+
+        It runs on paho's thread: publish and return, do not block.
+        """
+        self._on_connect_hooks.append(hook)
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    def publish_event(
+        self, type_: str, data: dict[str, Any], *, when: datetime | None = None
+    ) -> Event:
+        """Record an event durably and queue it for delivery at QoS 1; returns the event.
+
+        The event is in the outbox when this returns, whether or not the broker is reachable.
+        """
+        event = Event.new(
+            self.ref.site, self.ref.device, type_, data, when=when or self.clock.now()
+        )
+        self.outbox.put(self.ref.event(type_), event.encode(), qos=1, kind="event")
+        self._wake.set()
+        return event
+
+    def publish_telemetry(self, data: dict[str, Any]) -> None:
+        """Send metrics at QoS 0 now, or drop them (counted) when offline.
+
+        Not durable on purpose: metrics from an hour ago are noise, and they would crowd out events.
+        """
+        self._publish_now(self.ref.telemetry(), dump_json(data), 0, False, "telemetry")
+
+    def publish(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        durable: bool = False,
+    ) -> None:
+        """Publish raw bytes (Home Assistant discovery, hub hints).
+
+        ``durable=True`` goes through the outbox like an event. Otherwise it is sent if connected
+        and dropped (counted as ``dropped_raw``) if not; republish from :meth:`when_connected`.
+        """
+        if durable:
+            self.outbox.put(topic, payload, qos=qos, retain=retain, kind="event")
+            self._wake.set()
+        else:
+            self._publish_now(topic, payload, qos, retain, "raw")
+
+    def _publish_now(self, topic: str, payload: bytes, qos: int, retain: bool, what: str) -> None:
+        if not self.connected:
+            self._count(f"dropped_{what}")
+            return
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        if info.rc != paho.MQTT_ERR_SUCCESS:
+            self._count(f"dropped_{what}")
+        elif what == "telemetry":
+            self._count("telemetry_sent")
+
+    def _status(self, state: str) -> bytes:
+        extra: dict[str, Any] = {"device": self.ref.device, "site": self.ref.site}
+        if state == "online" and self._status_extra is not None:
+            try:
+                extra.update(self._status_extra())
+            except Exception:
+                log.exception("status_extra failed; publishing status without it")
+        return Status(
+            state=state,
+            version=self.version,
+            started_at=self._started_at,
+            role=self.ref.role,
+            extra=extra,
+        ).encode()
+
+    # -- subscriptions and commands ---------------------------------------------------------------
+
+    def on_command(self, name: str, handler: CommandHandler) -> None:
+        """Handle ``.../cmd/{name}``; the handler runs on the link's command thread.
+
+        Its return value (a :class:`CommandResult`, a dict for ``data``, or ``None``) or its
+        exception becomes the ``cmd_result`` carrying the command's id.
+        """
+        self.ref.cmd(name)  # validates the name
+        self._commands[name] = handler
+
+    def subscribe(
+        self, topic_filter: str, handler: Callable[[InboundMessage], None], *, qos: int = 1
+    ) -> None:
+        """Deliver messages matching ``topic_filter`` (``$share/group/...`` works) to ``handler``.
+
+        The handler runs on paho's network thread: keep it short or hand off to a queue. It may
+        raise :class:`PayloadError` for a malformed payload (counted as ``malformed``); any other
+        exception is counted as ``handler_errors`` and logged. The loop keeps running either way.
+        With ``manual_ack`` a message whose handler raised is not acked, so the broker offers it
+        again after the next reconnect; malformed ones are acked (retrying cannot fix them).
+        """
+        with self._lock:  # same lock as on_connect's snapshot: never subscribed zero or two times
+            self._subs[topic_filter] = (handler, qos)
+            if self._connected.is_set():
+                self._track_subscribe(self._client.subscribe(topic_filter, qos))
+
+    def wait_subscribed(self, timeout: float) -> bool:
+        """Block until connected and every subscription is SUBACKed; True when so."""
+        deadline = self.clock.monotonic() + timeout
+        if not self._connected.wait(timeout):
+            return False
+        return self._subscribed.wait(max(0.0, deadline - self.clock.monotonic()))
+
+    def _track_subscribe(self, rc_mid: tuple[Any, int | None]) -> None:
+        """Note a SUBSCRIBE awaiting its SUBACK; called with ``self._lock`` held, so that
+        ``_on_subscribe`` (which takes the lock) cannot see the SUBACK first."""
+        rc, mid = rc_mid
+        if rc == paho.MQTT_ERR_SUCCESS and mid is not None:
+            self._pending_subs.add(mid)
+            self._subscribed.clear()
+
+    def note_malformed(self, topic: str, reason: str, detail: str = "") -> None:
+        """Count and log a malformed inbound payload (handlers that parse may call this)."""
+        self._count("malformed")
+        log.warning("malformed payload on %s (%s): %s", topic, reason, detail)
+
+    def stats(self) -> dict[str, int | float]:
+        """Counters for telemetry: published, acked, malformed, handler_errors, outbox_depth, ..."""
+        with self._lock:
+            out: dict[str, int | float] = dict(self._stats)
+            out["pending"] = len(self._mid_seq)
+        ob = self.outbox.stats()
+        out["outbox_depth"] = ob["depth"]
+        out["shed_telemetry"] = ob["shed_telemetry"]
+        out["shed_events"] = ob["shed_events"]
+        out["connected"] = int(self.connected)
+        return out
+
+    def _count(self, name: str, n: int = 1) -> None:
+        with self._lock:
+            self._stats[name] = self._stats.get(name, 0) + n
+
+    # -- paho callbacks (network thread: record and hand off, never block) ------------------------
+
+    def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("broker %s:%d refused the connection: %s", self._host, self._port, reason)
+            return
+        client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
+        with self._lock:
+            self._stats["connects"] += 1
+            if self._stats["connects"] > 1:
+                self._stats["reconnects"] += 1
+            subs = [(self.ref.cmd("+"), 1), *((f, q) for f, (_, q) in self._subs.items())]
+            self._pending_subs.clear()
+            self._track_subscribe(client.subscribe(subs))
+            self._connected.set()
+        self._wake.set()
+        log.info("connected to %s:%d as %s", self._host, self._port, self.client_id)
+        for hook in self._on_connect_hooks:
+            try:
+                hook()
+            except Exception:
+                self._count("handler_errors")
+                log.exception("on-connect hook failed")
+
+    def _on_disconnect(
+        self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
+    ) -> None:
+        if self._connected.is_set():
+            self._count("disconnects")
+            log.warning("disconnected from %s:%d: %s", self._host, self._port, reason)
+        self._connected.clear()
+        self._subscribed.clear()
+
+    def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
+        for code in codes:
+            if getattr(code, "is_failure", False):
+                log.error("broker refused a subscription (mid %d): %s; check the ACL", mid, code)
+        with self._lock:
+            self._pending_subs.discard(mid)
+            if not self._pending_subs:
+                self._subscribed.set()
+
+    def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        self._acked_mids.append(mid)
+        self._wake.set()
+
+    def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
+        acker: _Acker | None = None
+        if self.manual_ack and msg.qos > 0:
+            mid, qos = msg.mid, msg.qos
+            acker = _Acker(lambda: client.ack(mid, qos))
+        topic: str = msg.topic
+        payload = bytes(msg.payload)
+        cmd_prefix = self.ref.cmd("+")[:-1]
+        if topic.startswith(cmd_prefix):
+            self._take_command(topic[len(cmd_prefix) :], payload, acker)
+            return
+        with self._lock:
+            handlers = [h for f, (h, _) in self._subs.items() if _matches(f, topic)]
+        inbound = InboundMessage(topic, payload, msg.qos, bool(msg.retain), acker)
+        for handler in handlers:
+            try:
+                handler(inbound)
+            except PayloadError as exc:
+                self.note_malformed(topic, exc.reason, str(exc))
+                if acker:
+                    acker()
+            except Exception:
+                self._count("handler_errors")
+                log.exception("handler for %s failed", topic)
+        if not handlers:
+            log.debug("no handler for %s", topic)
+            if acker:
+                acker()  # nobody else will
+
+    def _take_command(self, name: str, payload: bytes, acker: _Acker | None) -> None:
+        try:
+            cmd = Command.decode(name, payload)
+        except PayloadError as exc:
+            self.note_malformed(f"cmd/{name}", exc.reason, str(exc))
+            self._cmd_queue.append((None, _id_of(payload), acker))
+        else:
+            self._cmd_queue.append((cmd, cmd.id, acker))
+        self._cmd_wake.set()
+
+    # -- worker threads ---------------------------------------------------------------------------
+
+    def _command_loop(self) -> None:
+        while not self._stopping.is_set():
+            self._cmd_wake.wait(0.5)
+            self._cmd_wake.clear()
+            while self._cmd_queue:
+                cmd, id_, acker = self._cmd_queue.popleft()
+                result = self._run_command(cmd, id_)
+                if result is not None:
+                    self._client.publish(self.ref.cmd_result(), result.encode(), qos=1)
+                if acker:
+                    acker()
+
+    def _run_command(self, cmd: Command | None, id_: str | None) -> CommandResult | None:
+        if cmd is None:
+            return None if id_ is None else CommandResult(id_, False, "malformed command")
+        self._count("commands")
+        handler = self._commands.get(cmd.name)
+        if handler is None:
+            log.warning("unknown command %r (id %s)", cmd.name, cmd.id)
+            return CommandResult(cmd.id, False, "unknown command")
+        try:
+            out = handler(cmd)
+        except Exception as exc:
+            self._count("handler_errors")
+            log.exception("command %s (id %s) failed", cmd.name, cmd.id)
+            return CommandResult(cmd.id, False, f"{exc.__class__.__name__}: {exc}")
+        if isinstance(out, CommandResult):
+            return out
+        return CommandResult(cmd.id, True, None, dict(out or {}))
+
+    def _ping(self, cmd: Command) -> dict[str, Any]:
+        return {"pong": rfc3339(self.clock.now()), "version": self.version}
+
+    def _send_loop(self) -> None:
+        """Move outbox items to paho in seq order; turn PUBACKs into outbox deletes."""
+        while not self._stopping.is_set():
+            self._wake.wait(0.5)
+            self._wake.clear()
+            try:
+                self._flush_acks()
+                room = self._max_pending - len(self._mid_seq)
+                if self.connected and room > 0:
+                    for item in self.outbox.peek_after(self._cursor, min(room, 500)):
+                        info = self._client.publish(
+                            item.topic, item.payload, qos=item.qos, retain=item.retain
+                        )
+                        if item.qos == 0:
+                            self._cursor = item.seq
+                            self.outbox.ack(item.seq)
+                            continue
+                        with self._lock:
+                            self._mid_seq[info.mid] = item.seq
+                            self._stats["published"] += 1
+                        self._cursor = item.seq
+                    if len(self._mid_seq) < self._max_pending and self.outbox.depth() > len(
+                        self._mid_seq
+                    ):
+                        self._wake.set()  # more to send: go round again without waiting
+            except Exception:
+                log.exception("outbox sender failed; retrying")
+                self._stopping.wait(1.0)
+
+    def _flush_acks(self) -> None:
+        seqs: list[int] = []
+        with self._lock:
+            while self._acked_mids:
+                mid = self._acked_mids.popleft()
+                seq = self._mid_seq.pop(mid, None)
+                if seq is not None:  # None: status, cmd_result, raw or telemetry publishes
+                    seqs.append(seq)
+            self._stats["acked"] += len(seqs)
+        if seqs:
+            self.outbox.ack_many(seqs)
+
+
+def _matches(topic_filter: str, topic: str) -> bool:
+    """MQTT filter match, ``$share/group/`` prefix stripped."""
+    if topic_filter.startswith("$share/"):
+        topic_filter = topic_filter.split("/", 2)[2] if topic_filter.count("/") >= 2 else ""
+    return bool(paho.topic_matches_sub(topic_filter, topic))
+
+
+def _id_of(payload: bytes) -> str | None:
+    """The ``id`` of a command that failed validation, so its sender still gets an answer."""
+    try:
+        obj = load_json(payload)
+    except PayloadError:
+        return None
+    if isinstance(obj, dict) and isinstance(obj.get("id"), str) and 0 < len(obj["id"]) <= 64:
+        return str(obj["id"])
+    return None
