@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from venue.codes import CodeKind, ScannedCode, classify, imported_hash, verify_signature
 from venue.errors import CodeError
 from venue.reasons import Reason, Result
@@ -28,10 +30,10 @@ class SeriesRule:
     valid_from: datetime | None = None
     valid_until: datetime | None = None
     issue_limit: int = 0
-    """Serials at or above this were never issued; 0 means no limit."""
+    """Serials at or above this can never be issued; a shared code's capacity."""
     issued_count: int = 0
     entries_per_code: int = 1
-    """Entries each code allows; 0 means unlimited."""
+    """Entries (``in`` scans) each code allows."""
     entry_rule: str = "single"
     """``single`` (count entries), ``reentry`` (leave and come back), ``antipassback``."""
     active: bool = True
@@ -55,8 +57,8 @@ class ReplicaView(Protocol):
     @property
     def hash_salt(self) -> bytes: ...
 
-    def public_key(self, key_id: int) -> bytes | None:
-        """Raw 32-byte Ed25519 key, ``None`` if unknown."""
+    def public_key(self, key_id: int) -> tuple[Ed25519PublicKey | bytes, str] | None:
+        """Raw 32-byte Ed25519 key and its status (``active``/``retired``), ``None`` if unknown."""
 
     def series(self, series_id: int) -> SeriesRule | None: ...
 
@@ -134,17 +136,19 @@ def _resolve(
     if scanned.kind is CodeKind.GENERATED:
         g = scanned.generated
         assert g is not None
-        raw = replica.public_key(g.key_id)
-        if raw is None:
+        key = replica.public_key(g.key_id)
+        if key is None:
             return reject(Reason.INVALID)
         try:
-            verify_signature(g, raw)
+            verify_signature(g, key[0])
         except CodeError:
             return reject(Reason.INVALID)
+        if key[1] != "active":
+            return reject(Reason.REVOKED, g.ref, g.series_id)
         rule = replica.series(g.series_id)
         if rule is None:
             return reject(Reason.UNKNOWN_SERIES, g.ref, g.series_id)
-        if rule.issue_limit and g.serial >= rule.issue_limit:
+        if g.serial >= rule.issue_limit:
             return reject(Reason.INVALID, g.ref, g.series_id)
         return g.ref, rule
     if scanned.kind is CodeKind.SERIAL:
@@ -155,9 +159,9 @@ def _resolve(
         rule = replica.series(s.series_id)
         if rule is None:
             return reject(Reason.UNKNOWN_SERIES, s.ref, s.series_id)
-        if rule.issue_limit and s.serial >= rule.issue_limit:
+        if s.serial >= rule.issue_limit:
             return reject(Reason.INVALID, s.ref, s.series_id)
-        if replica.code_status(s.ref) is None:
+        if s.serial >= rule.issued_count:
             return reject(Reason.INVALID, s.ref, s.series_id)
         return s.ref, rule
     shared = replica.shared_series(scanned.text)
@@ -184,7 +188,13 @@ def decide(
     *,
     allow_serial_entry: bool = False,
 ) -> Decision:
-    """Decide a scan without the hub.
+    """Decide a scan without the hub, by the hub's rules (``hub/decision.py``).
+
+    Entry rules: ``single`` counts every ``in`` against ``entries_per_code`` and always lets
+    ``out`` through; ``reentry`` uses the ticket on the first ``in`` and lets the holder back in
+    after an ``out``; ``antipassback`` makes ``in`` and ``out`` alternate and counts every ``in``.
+    A shared code counts every ``in`` against the series' issue limit (``capacity``). Exits are
+    never refused for validity: nobody is locked in when a ticket expires.
 
     Args:
         scanned: The classified code (see :func:`venue.codes.classify`).
@@ -202,13 +212,18 @@ def decide(
         return found
     ref, rule = found
     kw: dict[str, object] = {"kind": rule.kind}
-    if not rule.active:
-        return reject(Reason.BLOCKED, ref, rule.id, **kw)
     status = replica.code_status(ref)
-    if status == "revoked" or status == "annulled":
+    if status in ("revoked", "annulled"):
         return reject(Reason.REVOKED, ref, rule.id, **kw)
-    if status == "blocked":
+    if status == "blocked" or not rule.active:
         return reject(Reason.BLOCKED, ref, rule.id, **kw)
+    use = _merge(replica.used(ref), history.usage(ref))
+    kw.update(first_used_at=use.first_used_at, first_gate=use.first_gate)
+    shared = ref.startswith("shared:")
+    if direction == "out":
+        if rule.entry_rule != "single" and not shared and not use.inside:
+            return reject(Reason.WRONG_DIRECTION, ref, rule.id, **kw)
+        return Decision(Result.ADMIT, Reason.OK, ref, rule.id, **kw)  # type: ignore[arg-type]
     g = scanned.generated
     starts = [t for t in (rule.valid_from, g.valid_from if g else None) if t is not None]
     ends = [t for t in (rule.valid_until, g.valid_until if g else None) if t is not None]
@@ -216,21 +231,16 @@ def decide(
         return reject(Reason.NOT_YET_VALID, ref, rule.id, **kw)
     if ends and now >= min(ends):
         return reject(Reason.EXPIRED, ref, rule.id, **kw)
-    use = _merge(replica.used(ref), history.usage(ref))
-    kw.update(first_used_at=use.first_used_at, first_gate=use.first_gate)
-    limit = rule.entries_per_code
-    if rule.entry_rule == "single":
-        if direction != "in":
-            return reject(Reason.WRONG_DIRECTION, ref, rule.id, **kw)
-        if limit and use.entries >= limit:
-            return reject(Reason.ALREADY_USED, ref, rule.id, **kw)
-    elif direction == "in":
-        if use.inside and rule.entry_rule == "antipassback":
-            return reject(Reason.ALREADY_USED, ref, rule.id, **kw)
-        if limit and use.entries >= limit:
-            return reject(Reason.ALREADY_USED, ref, rule.id, **kw)
-    elif not use.inside:
-        return reject(Reason.WRONG_DIRECTION, ref, rule.id, **kw)
+    if shared:
+        if use.entries >= rule.issue_limit:
+            return reject(Reason.CAPACITY, ref, rule.id, **kw)
+        return Decision(Result.ADMIT, Reason.OK, ref, rule.id, **kw)  # type: ignore[arg-type]
+    if rule.entry_rule in ("reentry", "antipassback") and use.inside:
+        return reject(Reason.ALREADY_USED, ref, rule.id, **kw)
+    if rule.entry_rule == "reentry" and use.entries > 0:
+        return Decision(Result.ADMIT, Reason.OK, ref, rule.id, **kw)  # type: ignore[arg-type]
+    if use.entries >= rule.entries_per_code:
+        return reject(Reason.ALREADY_USED, ref, rule.id, **kw)
     return Decision(Result.ADMIT, Reason.OK, ref, rule.id, **kw)  # type: ignore[arg-type]
 
 

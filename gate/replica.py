@@ -20,9 +20,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.decision import SeriesRule, Usage
 from venue.clock import SYSTEM_CLOCK, Clock
+from venue.codes import load_public_key
 from venue.errors import PayloadError
 from venue.messages import parse_time
 
@@ -55,7 +57,7 @@ def _rule(obj: dict[str, Any]) -> SeriesRule:
         valid_until=_time(obj.get("valid_until")),
         issue_limit=int(obj.get("issue_limit") or 0),
         issued_count=int(obj.get("issued_count") or 0),
-        entries_per_code=int(obj.get("entries_per_code", 1) or 0),
+        entries_per_code=int(obj.get("entries_per_code", 1)),
         entry_rule=str(obj.get("entry_rule", "single")),
         active=bool(obj.get("active", True)),
     )
@@ -86,7 +88,11 @@ class ReplicaStore:
         with self._lock:
             rows = self._db.execute("SELECT k, v FROM meta").fetchall()
             meta = dict(rows)
-            self._keys = {int(k): bytes(pk) for k, pk, _ in self._db.execute("SELECT * FROM keys")}
+            # Loaded once: parsing a key costs as much as verifying a signature.
+            self._keys = {
+                int(k): (load_public_key(bytes(pk)), str(st))
+                for k, pk, st in self._db.execute("SELECT * FROM keys")
+            }
             self._series = {
                 int(i): _rule(json.loads(body))
                 for i, body in self._db.execute("SELECT * FROM series")
@@ -102,7 +108,7 @@ class ReplicaStore:
     def hash_salt(self) -> bytes:
         return self._salt
 
-    def public_key(self, key_id: int) -> bytes | None:
+    def public_key(self, key_id: int) -> tuple[Ed25519PublicKey | bytes, str] | None:
         return self._keys.get(key_id)
 
     def series(self, series_id: int) -> SeriesRule | None:

@@ -38,8 +38,8 @@ class Issuer:
             "series": [
                 series(7),
                 series(8, code_mode="imported"),
-                series(9, code_mode="shared", entries_per_code=0, entry_rule="reentry"),
-                series(10, entry_rule="antipassback", entries_per_code=0),
+                series(9, code_mode="shared"),
+                series(10, entry_rule="antipassback", entries_per_code=100),
                 series(11, valid_until="2025-12-31T00:00:00Z"),
                 series(12, valid_from="2026-02-01T00:00:00Z"),
                 series(13, entry_rule="reentry", entries_per_code=2),

@@ -140,7 +140,7 @@ def test_journal_admission_before_replica_time_still_counts(world, issuer: Issue
 
 def test_directions_and_entry_rules(world, issuer: Issuer) -> None:
     _, journal, _ = world
-    assert _decide(world, issuer.code(7, 1), "out").reason is Reason.WRONG_DIRECTION
+    assert _decide(world, issuer.code(7, 1), "out").reason is Reason.OK  # single: exits pass
     # anti-passback: in, in again refused, out, in again allowed
     code = issuer.code(10, 1)
     assert _decide(world, code, "out").reason is Reason.WRONG_DIRECTION
@@ -150,13 +150,31 @@ def test_directions_and_entry_rules(world, issuer: Issuer) -> None:
     assert _decide(world, code, "out", after(3601)).reason is Reason.OK
     _admit_locally(journal, "10:1", "out", after(3602))
     assert _decide(world, code, "in", after(3603)).reason is Reason.OK
-    # re-entry with two entries allowed
+    # re-entry: out needs in first, in while inside refused, back in after out
     code = issuer.code(13, 1)
+    assert _decide(world, code, "out").reason is Reason.WRONG_DIRECTION
     _admit_locally(journal, "13:1", "in", after(3600))
-    _admit_locally(journal, "13:1", "out", after(3601))
-    _admit_locally(journal, "13:1", "in", after(3602))
-    _admit_locally(journal, "13:1", "out", after(3603))
-    assert _decide(world, code, "in", after(3604)).reason is Reason.ALREADY_USED
+    assert _decide(world, code, "in", after(3601)).reason is Reason.ALREADY_USED
+    _admit_locally(journal, "13:1", "out", after(3602))
+    assert _decide(world, code, "in", after(3603)).reason is Reason.OK
+    # exits are never refused for validity
+    assert _decide(world, issuer.code(11, 1), "out").reason is Reason.OK
+
+
+def test_retired_key_is_revoked(world, issuer: Issuer) -> None:
+    store, _, _ = world
+    body = issuer.replica(full=False)
+    body["keys"][0]["status"] = "retired"
+    store.apply(body)
+    assert _decide(world, issuer.code(7, 1)).reason is Reason.REVOKED
+
+
+def test_shared_code_capacity(world, issuer: Issuer) -> None:
+    store, _, _ = world
+    store.apply(issuer.replica(full=False, used=[{"ref": "shared:9", "entries": 1000,
+                                                  "inside": True, "first_used_at": None,
+                                                  "first_gate": None}]))
+    assert _decide(world, "SUMMER24").reason is Reason.CAPACITY
 
 
 def test_imported_and_shared_codes(world) -> None:
@@ -173,4 +191,4 @@ def test_short_serial_only_where_allowed(world) -> None:
     text = short_serial(7, 1)
     assert _decide(world, text).reason is Reason.INVALID
     assert _decide(world, text, allow_serial_entry=True).reason is Reason.OK
-    assert _decide(world, short_serial(7, 50), allow_serial_entry=True).reason is Reason.INVALID
+    assert _decide(world, short_serial(7, 150), allow_serial_entry=True).reason is Reason.INVALID
