@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
 from hub import keys
 from hub.auth import ensure_token
+from hub.config import HubConfig
 from hub.db import Database, migrate
 from venue.clock import Clock
+
+log = logging.getLogger("venue.hub")
 
 
 def bootstrap(db: Database, *, clock: Clock, admin_token: str | None = None) -> None:
@@ -19,5 +27,45 @@ def bootstrap(db: Database, *, clock: Clock, admin_token: str | None = None) -> 
             ensure_token(s, admin_token, role="admin", device="admin", now=now)
 
 
-def serve(config: object, db: Database, *, clock: Clock) -> int:  # replaced below
-    raise NotImplementedError
+def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
+    """Run the hub until interrupted: migrations, MQTT ingest (unless disabled), HTTP API."""
+    import uvicorn
+
+    from hub.api.app import create_app
+
+    bootstrap(db, clock=clock, admin_token=config.hub.admin_token)
+    link, ingest = None, None
+    if config.hub.mqtt:
+        link, ingest = start_ingest(config, db, clock=clock)
+    publish = None if link is None else link.publish_event
+    app = create_app(db, clock=clock, annul_window=timedelta(seconds=config.hub.annul_window_s),
+                     publish=publish)
+    host, _, port = config.hub.listen.rpartition(":")
+    log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
+    try:
+        uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning")
+    finally:
+        if ingest is not None:
+            ingest.stop()
+        if link is not None:
+            link.stop()
+    return 0
+
+
+def start_ingest(config: HubConfig, db: Database, *, clock: Clock) -> tuple[Any, Any]:
+    """Connect the shared MQTT link (manual acks: a message is acked after its commit) and
+    start the ingest worker."""
+    from hub.ingest import MqttIngest
+    from venue.mqtt import MqttLink
+    from venue.outbox import Outbox
+    from venue.topics import DeviceRef
+
+    data = Path(config.device.data_dir)
+    data.mkdir(parents=True, exist_ok=True)
+    ref = DeviceRef(config.device.site, "hub", config.device.id)
+    link = MqttLink(ref, config.mqtt, outbox=Outbox(data / "hub-outbox.sqlite3"), clock=clock,
+                    manual_ack=True)
+    ingest = MqttIngest(db, link, clock=clock)
+    ingest.start()
+    link.start()
+    return link, ingest
