@@ -139,8 +139,9 @@ class IoSection:
     green_pin: int | None = 27
     red_pin: int | None = 22
     buzzer_pin: int | None = 23
-    rotation_pin: int | None = 24
-    """Turnstile rotation sensor or door contact; ``None``: every admission counts as passed."""
+    rotation_pin: int | None = None
+    """Turnstile rotation sensor or door contact (e.g. 24); unset: every admission counts as
+    passed (a door without a contact)."""
     rotation_pull_up: bool = True
 
 

@@ -25,7 +25,7 @@ from gate.config import GateConfig
 from gate.debounce import Debouncer
 from gate.decision import Decision, reject
 from gate.faults import Faults
-from gate.journal import ACTUATED, DECIDED, DONE, Entry, Journal, JournalHistory
+from gate.journal import ACTUATED, DECIDED, DONE, VOID, Entry, Journal, JournalHistory
 from gate.providers import (
     CheckProvider,
     CheckRequest,
@@ -214,6 +214,10 @@ class GateDaemon:
     def reconcile(self) -> None:
         """Settle what a crash left behind (see the module docstring)."""
         now = rfc3339(self.clock.now())
+        for e in self.journal.intents():
+            # The hub may have admitted this nonce; nobody was let through. Undo it there.
+            log.warning("scan %s was never decided here (crash?): annulling at the hub", e.nonce)
+            self.journal.update(e.nonce, state=VOID, hub_annul_pending=1)
         for e in self.journal.unfinished():
             log.warning("admission %s never settled (crash?): annulling it", e.nonce)
             self._finish(e, passed=False)
@@ -245,6 +249,7 @@ class GateDaemon:
         if self.mode == "locked":
             decision = reject(Reason.ERROR, offline=False)
         else:
+            self.journal.intent(nonce, rfc3339(scan.at), scan.source, direction)
             decision = self.provider.check(CheckRequest(scan.text, direction, nonce, scan.at))
         latency_ms = (self.clock.monotonic() - scan.mono) * 1000.0
         return self._act(scan, nonce, direction, decision, latency_ms)

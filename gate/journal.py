@@ -58,9 +58,11 @@ CREATE TABLE IF NOT EXISTS operations (
 );
 """
 
-# Row states: ``decided`` (recorded, relay not yet driven), ``actuated`` (relay pulsed, waiting for
-# the rotation sensor), ``done`` (passage known or not needed).
-DECIDED, ACTUATED, DONE = "decided", "actuated", "done"
+# Row states: ``intent`` (about to ask the hub; written without fsync, it only has to survive a
+# process kill), ``decided`` (recorded, relay not yet driven), ``actuated`` (relay pulsed, waiting
+# for the rotation sensor), ``done`` (passage known or not needed), ``void`` (an intent that never
+# became a decision; its hub redemption, if any, was annulled).
+INTENT, DECIDED, ACTUATED, DONE, VOID = "intent", "decided", "actuated", "done", "void"
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +104,7 @@ class Journal:
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
+        self.synchronous = synchronous
         self._db.execute(f"PRAGMA synchronous={synchronous}")
         self._db.executescript(_SCHEMA)
 
@@ -120,16 +123,40 @@ class Journal:
                 raise
             self._db.execute("COMMIT")
 
+    def intent(self, nonce: str, scanned_at: str, source: str, direction: str) -> None:
+        """Note that the hub is about to be asked about ``nonce``.
+
+        Written with ``synchronous=NORMAL`` (no fsync; it survives ``kill -9``, which is what it
+        is for, and costs microseconds): if the process dies before the decision is recorded, the
+        restart annuls whatever the hub may have admitted under this nonce.
+        """
+        with self._lock:
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            try:
+                with self._tx() as db:
+                    db.execute(
+                        "INSERT OR IGNORE INTO redemptions (nonce, scanned_at, source, direction,"
+                        " result, reason, offline, state) VALUES (?, ?, ?, ?, '', '', 0, ?)",
+                        (nonce, scanned_at, source, direction, INTENT),
+                    )
+            finally:
+                self._db.execute(f"PRAGMA synchronous={self.synchronous}")
+
     def record(self, entry: Entry) -> int:
         """Write a decision durably; returns its sequence number.
 
-        A repeated nonce (a retry of the same scan) keeps the first row and returns its seq.
+        A repeated nonce (a retry of the same scan) keeps the first row and returns its seq; an
+        :meth:`intent` row of the same nonce becomes the decision.
         """
         values = [getattr(entry, c) for c in _COLS]
         with self._tx() as db:
             row = db.execute(
-                "SELECT seq FROM redemptions WHERE nonce = ?", (entry.nonce,)
+                "SELECT seq, state FROM redemptions WHERE nonce = ?", (entry.nonce,)
             ).fetchone()
+            if row is not None and row[1] == INTENT:
+                sets = ", ".join(f"{c} = ?" for c in _COLS)
+                db.execute(f"UPDATE redemptions SET {sets} WHERE seq = ?", [*values, row[0]])
+                return int(row[0])
             if row is not None:
                 return int(row[0])
             cur = db.execute(
@@ -171,10 +198,18 @@ class Journal:
 
     def unfinished(self) -> list[Entry]:
         """Admissions whose passage was never settled (a crash or stop between record and end)."""
-        return self._select("WHERE result = 'admit' AND state != ? ORDER BY seq", (DONE,))
+        return self._select(
+            "WHERE result = 'admit' AND state IN (?, ?) ORDER BY seq", (DECIDED, ACTUATED)
+        )
+
+    def intents(self) -> list[Entry]:
+        """Hub questions whose answer was never recorded (the process died in between)."""
+        return self._select("WHERE state = ? ORDER BY seq", (INTENT,))
 
     def pending_scan_events(self) -> list[Entry]:
-        return self._select("WHERE scan_queued = 0 ORDER BY seq")
+        return self._select(
+            "WHERE scan_queued = 0 AND state NOT IN (?, ?) ORDER BY seq", (INTENT, VOID)
+        )
 
     def pending_passage_events(self) -> list[Entry]:
         return self._select(

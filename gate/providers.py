@@ -115,7 +115,7 @@ class OnlineProvider:
 
     def ping(self) -> bool:
         try:
-            resp = self.http.get(f"{self.base}/api/v1/health", timeout=self.budget_s * 4)
+            resp = self.http.get(f"{self.base}/health", timeout=self.budget_s * 4)
         except requests.RequestException:
             return False
         return resp.status_code < 500

@@ -91,3 +91,190 @@ def qr_frame(text: str, *, size: tuple[int, int] = (640, 480), scale: int = 4) -
     canvas[y - quiet : y + h + quiet, x - quiet : x + w + quiet] = 255
     canvas[y : y + h, x : x + w] = m
     return Image.fromarray(canvas, mode="L")
+
+
+# --- processes for the end-to-end tests: the real hub and the real gate daemon ----------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+ADMIN = "admin-token-for-tests"
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class HubProc:
+    """``venue hub`` as a subprocess on a free port with a temp SQLite database."""
+
+    def __init__(self, workdir: Any, mqtt_url: str) -> None:
+        self.workdir = workdir
+        self.port = _free_port()
+        self.db = f"sqlite:///{workdir}/hub.db"
+        self.mqtt_url = mqtt_url
+        self.proc: Any = None
+        self.url = f"http://127.0.0.1:{self.port}"
+        import requests
+
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {ADMIN}"
+
+    def start(self) -> None:
+        import subprocess
+        import sys
+        import time
+
+        import requests
+
+        log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "venue.cli", "hub", "--db", self.db,
+             "--listen", f"127.0.0.1:{self.port}", "--mqtt", self.mqtt_url,
+             "--admin-token", ADMIN],
+            stdout=log, stderr=log, cwd=self.workdir,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"hub exited: {(self.workdir / 'hub.log').read_text()[-2000:]}")
+            try:
+                if requests.get(f"{self.url}/health", timeout=0.5).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.05)
+        raise AssertionError("hub did not start")
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait(10)
+            self.proc = None
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(10)
+            self.proc = None
+
+    def api(self, method: str, path: str, **kw: Any) -> Any:
+        resp = self.http.request(method, f"{self.url}/api/v1{path}", timeout=10, **kw)
+        assert resp.status_code < 300, (resp.status_code, resp.text)
+        return resp.json()
+
+    def token(self, device: str, **kw: Any) -> str:
+        return str(self.api("POST", "/tokens", json={"role": "gate", "device": device, **kw})["token"])
+
+    def series(self, **kw: Any) -> dict[str, Any]:
+        body = {"name": "Test", "issue_limit": 100, **kw}
+        return dict(self.api("POST", "/series", json=body))
+
+    def code(self, ref: str) -> dict[str, Any]:
+        return dict(self.api("GET", f"/codes/{ref}"))
+
+
+def gate_toml(
+    path: Any,
+    *,
+    device: str,
+    data_dir: Any,
+    mqtt_url: str,
+    hub_url: str,
+    token: str,
+    trace: Any,
+    extra_scanners: str = "",
+    gate_extra: str = "",
+) -> Any:
+    """A gate config for a simulated gate: stdin scanner, mock pins with a trace file."""
+    path.write_text(
+        f"""
+[device]
+site = "s1"
+id = "{device}"
+data_dir = "{data_dir}"
+
+[mqtt]
+url = "{mqtt_url}"
+
+[gate]
+hub_url = "{hub_url}"
+hub_token = "{token}"
+budget_ms = 250
+debounce_s = 0.5
+replica_refresh_s = 0.5
+probe_s = 0.2
+telemetry_s = 1.0
+annul_timeout_s = 2.0
+{gate_extra}
+
+[[scanner]]
+kind = "stdin"
+{extra_scanners}
+
+[io]
+pin_factory = "mock"
+mock_trace = "{trace}"
+"""
+    )
+    return path
+
+
+class GateProc:
+    """``venue gate --config FILE`` as a subprocess fed on stdin."""
+
+    def __init__(self, config: Any, workdir: Any, *, fault: str | None = None) -> None:
+        import os
+        import subprocess
+        import sys
+
+        env = dict(os.environ)
+        env.pop("VENUE_GATE_FAULT", None)
+        if fault:
+            env["VENUE_GATE_FAULT"] = fault
+        self.log_path = workdir / f"gate-{config.stem}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "venue.cli", "gate", "--config", str(config)],
+            stdin=subprocess.PIPE, stdout=log, stderr=log, env=env, cwd=workdir,
+        )
+
+    def send(self, *lines: str | bytes) -> None:
+        assert self.proc.stdin is not None
+        for line in lines:
+            data = line.encode() if isinstance(line, str) else line
+            self.proc.stdin.write(data + b"\n")
+        self.proc.stdin.flush()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def wait_killed(self, timeout: float = 15.0) -> int:
+        return int(self.proc.wait(timeout))
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except Exception:
+                self.proc.kill()
+                self.proc.wait(5)
+        if self.proc.stdin is not None:
+            try:
+                self.proc.stdin.close()
+            except OSError:
+                pass
+
+
+def pulses(trace: Any, pin: str = "GPIO17") -> int:
+    """How many times the relay was energised, from the mock pins' trace file."""
+    if not trace.exists():
+        return 0
+    return sum(1 for line in trace.read_text().splitlines() if line.endswith(f" {pin} 1"))

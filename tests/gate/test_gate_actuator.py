@@ -52,7 +52,7 @@ def test_active_low_relay(factory: MockFactory) -> None:
 
 
 def test_rotation_sensor_credits_admissions_in_order(factory: MockFactory) -> None:
-    t = Turnstile(IoSection(pulse_ms=10), pin_factory=factory)
+    t = Turnstile(IoSection(pulse_ms=10, rotation_pin=24), pin_factory=factory)
     sensor = factory.pin(24)
     sensor.drive_high()  # pull-up: idle high, a turn pulls it low
     sensor.drive_low()  # a stray push before anyone was admitted
