@@ -46,13 +46,14 @@ def test_item_fields_survive_reopen(tmp_path: Path) -> None:
         assert ob.put("c", b"c") > second.seq
 
 
-def test_put_survives_kill_9(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", ["NORMAL", "FULL"])
+def test_put_survives_kill_9(tmp_path: Path, sync: str) -> None:
     """A put that returned is on disk even if the process is killed right after."""
     path = tmp_path / "o.db"
     script = (
         "import os, sys\n"
         "from venue.outbox import Outbox\n"
-        f"ob = Outbox({str(path)!r})\n"
+        f"ob = Outbox({str(path)!r}, synchronous={sync!r})\n"
         "for i in range(50):\n"
         "    ob.put('t', str(i).encode())\n"
         "os.kill(os.getpid(), 9)\n"
@@ -148,3 +149,17 @@ def test_memory_outbox_has_the_same_behaviour() -> None:
         ob.put("e", b"2")
         assert [i.payload for i in ob.peek()] == [b"1", b"2"]
         assert ob.stats()["shed_telemetry"] == 1
+
+
+def test_flush_syncs_only_what_was_written(tmp_path: Path) -> None:
+    with Outbox(tmp_path / "n.db") as ob:
+        assert not ob.flush()  # nothing written yet
+        ob.put("t", b"x")
+        assert not ob.flush(if_older_than=3600)  # flushed recently (at open)
+        assert ob.flush()
+        assert not ob.flush()  # nothing new
+    with Outbox(tmp_path / "f.db", synchronous="FULL") as ob:
+        ob.put("t", b"x")
+        assert not ob.flush()  # FULL already synced inside put
+        ob.ack_many([i.seq for i in ob.peek()])  # acks run at NORMAL, then FULL again
+        assert ob._db.execute("PRAGMA synchronous").fetchone()[0] == 2

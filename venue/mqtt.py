@@ -547,6 +547,7 @@ class MqttLink:
             self._wake.clear()
             try:
                 self._flush_acks()
+                self.outbox.flush(if_older_than=self.outbox.flush_interval)
                 room = self._max_pending - len(self._mid_seq)
                 if self.connected and room > 0:
                     for item in self.outbox.peek_after(self._cursor, min(room, 500)):
