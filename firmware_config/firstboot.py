@@ -212,7 +212,8 @@ def config_txt(fb: FirstBoot) -> str:
         "[all]",
     ]
     if fb.role == "gate":
-        lines += ["camera_auto_detect=1", "# serial scanners wired to the GPIO UART", "enable_uart=1"]
+        lines += ["camera_auto_detect=1", "# serial scanners wired to the GPIO UART"]
+        lines += ["enable_uart=1"]
         lines.append("# relay, lamps and buzzer off from power-on; rotation sensor pulled up")
         lines += [f"gpio={pin}={mode}" for pin, mode in GATE_PINS.items()]
     elif fb.role == "kiosk":

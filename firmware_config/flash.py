@@ -162,7 +162,9 @@ def write_image(fp: FlashPlan, dest: Path, progress: Progress) -> tuple[int, str
     return written, h.hexdigest()
 
 
-def add_boot_files(dest: Path, files: tuple[Path, ...], mtools: Mtools) -> tuple[Partition, list[str]]:
+def add_boot_files(
+    dest: Path, files: tuple[Path, ...], mtools: Mtools
+) -> tuple[Partition, list[str]]:
     """Copy first-boot files into the boot partition and include the config.txt fragment."""
     part = boot_partition(dest)
     copied = []
@@ -206,7 +208,8 @@ def flash(fp: FlashPlan, *, progress: Progress | None = None,
         back = _hash_back(dest, written, target.is_block)
         if back != digest:
             raise FlashError(f"{target.path}: read-back SHA-256 differs from what was written")
-        part, copied = (None, [])
+        part: Partition | None = None
+        copied: list[str] = []
         if fp.boot_files:
             part, copied = add_boot_files(dest, fp.boot_files, mtools)
         if not target.is_block:

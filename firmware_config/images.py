@@ -12,9 +12,10 @@ import lzma
 import struct
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, BinaryIO
 
 from firmware_config.errors import FlashError
 
@@ -50,7 +51,7 @@ class ImageReader:
     def __post_init__(self) -> None:
         self.kind = image_kind(self.path)
         self.compressed_size = self.path.stat().st_size
-        self._raw: BinaryIO | None = None
+        self._raw: IO[bytes] | None = None
 
     @property
     def consumed(self) -> int:
@@ -63,15 +64,14 @@ class ImageReader:
         Raises:
             FlashError: a truncated or corrupt compressed image, naming the file.
         """
-        with open(self.path, "rb") as raw:
+        with ExitStack() as stack:
+            raw = stack.enter_context(open(self.path, "rb"))
             self._raw = raw
-            stream: BinaryIO
+            stream: IO[bytes] = raw
             if self.kind == "xz":
-                stream = lzma.LZMAFile(raw)  # type: ignore[assignment]
+                stream = stack.enter_context(lzma.LZMAFile(raw))
             elif self.kind == "gz":
-                stream = gzip.GzipFile(fileobj=raw)  # type: ignore[assignment]
-            else:
-                stream = raw
+                stream = stack.enter_context(gzip.GzipFile(fileobj=raw))  # type: ignore[arg-type]
             try:
                 while True:
                     data = stream.read(self.chunk)

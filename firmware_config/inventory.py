@@ -67,7 +67,7 @@ class DeviceRecord:
 
 
 def write_text(path: Path, text: str, mode: int = 0o644) -> None:
-    """Write atomically with ``mode`` from the start, so a secret is never briefly world-readable."""
+    """Write atomically, with ``mode`` from the start: a secret is never briefly world-readable."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:

@@ -48,7 +48,8 @@ def need(*tools: str) -> None:
     """Skip (visibly) when a system tool is missing; `make test` installs them."""
     missing = [t for t in tools if shutil.which(t) is None]
     if missing:
-        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install mtools dosfstools fdisk)")
+        pytest.skip(f"not installed: {', '.join(missing)} (apt-get install mtools dosfstools "
+                    "fdisk)")
 
 
 def mtools_env() -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""`venue provision`: inventory files, secrets kept apart, configs that load, valid first-boot files."""
+"""`venue provision`: inventory files, secrets kept apart, configs that load, first-boot files."""
 
 from __future__ import annotations
 
