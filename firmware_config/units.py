@@ -73,7 +73,8 @@ UNITS: dict[str, RoleUnit] = {
         # bleak talks to BlueZ over D-Bus; Debian's policy lets the bluetooth group do that, so
         # no capability (CAP_NET_ADMIN/RAW) is needed.
         groups=("bluetooth",),
-        private_devices=True,
+        # Hardware role: /dev stays visible (rfkill, USB BLE dongles), as on gate and kiosk.
+        private_devices=False,
         after=("network-online.target", "bluetooth.target"),
     ),
 }
