@@ -136,6 +136,22 @@ def test_events_published_while_broker_down_arrive_in_order(
     assert link.stats()["acked"] >= 31
 
 
+def test_order_kept_across_a_broker_restart_mid_stream(
+    broker_factory: Any, links: Any, collectors: Any, tmp_path: Path
+) -> None:
+    """Messages paho had in flight when the connection dropped go out before newer ones."""
+    b = persistent_broker(broker_factory)
+    col = collectors(b.port, "venue/v1/s1/gate/+/event/#", client_id="hub-sub2", clean=False)
+    link = links(b.url, outbox=Outbox(tmp_path / "outbox.db"))
+    assert link.wait_connected(10)
+    ids = [link.publish_event("gate.scan", {"n": i}).id for i in range(1500)]
+    wait_for(lambda: link.stats()["acked"] >= 100, what="some acked before the restart")
+    b.restart()
+    ids += [link.publish_event("gate.scan", {"n": i}).id for i in range(1500, 2000)]
+    wait_for(lambda: set(ids) <= set(event_ids(col.all())), timeout=30, what="all 2000 events")
+    assert list(dict.fromkeys(event_ids(col.all()))) == ids
+
+
 PUBLISHER = textwrap.dedent(
     """
     import sys, time

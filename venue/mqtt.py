@@ -184,6 +184,9 @@ class MqttLink:
 
         self._lock = threading.Lock()
         self._connected = threading.Event()
+        # Set once paho has resent what it had in flight before a reconnect (see _on_connect).
+        self._sendable = threading.Event()
+        self._status_mid: int | None = None
         self._subscribed = threading.Event()
         self._pending_subs: set[int] = set()
         self._wake = threading.Event()
@@ -426,7 +429,12 @@ class MqttLink:
         if getattr(reason, "is_failure", False):
             log.warning("broker %s:%d refused the connection: %s", self._host, self._port, reason)
             return
-        client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
+        # paho calls on_connect *before* it resends the QoS 1 messages it still holds, so the
+        # sender must not hand it newer events yet or they would overtake the resent ones. The
+        # PUBACK of this status message is read after the resend is done: it opens the gate.
+        self._sendable.clear()
+        info = client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
+        self._status_mid = info.mid
         with self._lock:
             self._stats["connects"] += 1
             if self._stats["connects"] > 1:
@@ -451,6 +459,7 @@ class MqttLink:
             self._count("disconnects")
             log.warning("disconnected from %s:%d: %s", self._host, self._port, reason)
         self._connected.clear()
+        self._sendable.clear()
         self._subscribed.clear()
 
     def _on_subscribe(self, client: Any, userdata: Any, mid: int, codes: Any, props: Any) -> None:
@@ -463,6 +472,8 @@ class MqttLink:
                 self._subscribed.set()
 
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
+        if mid == self._status_mid and self._connected.is_set():
+            self._sendable.set()
         self._acked_mids.append(mid)
         self._wake.set()
 
@@ -549,7 +560,7 @@ class MqttLink:
                 self._flush_acks()
                 self.outbox.flush(if_older_than=self.outbox.flush_interval)
                 room = self._max_pending - len(self._mid_seq)
-                if self.connected and room > 0:
+                if self._sendable.is_set() and room > 0:
                     for item in self.outbox.peek_after(self._cursor, min(room, 500)):
                         info = self._client.publish(
                             item.topic, item.payload, qos=item.qos, retain=item.retain
