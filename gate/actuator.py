@@ -19,6 +19,10 @@ from venue.errors import VenueError
 log = logging.getLogger("venue.gate.io")
 
 
+PULSE_GAP_S = 0.1
+"""Relay off time between two pulses, so a pulse-counting controller sees both."""
+
+
 class ActuatorError(VenueError, RuntimeError):
     """A GPIO pin cannot be opened (wrong number, in use, no GPIO on this machine)."""
 
@@ -67,6 +71,9 @@ class Turnstile:
         self.held_open = False
         self.pulses = 0
         self.turns = 0
+        self._pending_pulses = 0
+        self._pulser: threading.Thread | None = None
+        self._closed = False
         pf = self.pin_factory
         try:
             self.relay = (
@@ -115,8 +122,33 @@ class Turnstile:
                 self._expected += 1
         with self._lock:
             self.pulses += 1
-            if self.relay is not None and not self.held_open:
-                self.relay.blink(on_time=self.pulse_s, off_time=0.001, n=1, background=True)
+            if self.relay is None or self.held_open:
+                return
+            self._pending_pulses += 1
+            if self._pulser is None or not self._pulser.is_alive():
+                self._pulser = threading.Thread(target=self._pulse_loop, name="relay", daemon=True)
+                self._pulser.start()
+
+    def _pulse_loop(self) -> None:
+        """One distinct pulse per admission, with a gap between them.
+
+        Turnstile controllers count pulses: two admissions in quick succession must be two
+        pulses, not one pulse held longer, or the second visitor is recorded but not let through.
+        """
+        assert self.relay is not None
+        while True:
+            with self._lock:
+                if self._pending_pulses == 0 or self.held_open or self._closed:
+                    self._pending_pulses = 0
+                    self._pulser = None
+                    return
+                self._pending_pulses -= 1
+                self.relay.on()
+            time.sleep(self.pulse_s)
+            with self._lock:
+                if not self.held_open and not self._closed:
+                    self.relay.off()
+            time.sleep(PULSE_GAP_S)
 
     def signal(self, admitted: bool) -> None:
         """Green light and one beep for an admission; red light and three beeps for a rejection."""
@@ -163,6 +195,8 @@ class Turnstile:
         return {k: v for k, v in named.items() if v is not None}
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
         for dev in ("relay", "green", "red", "buzzer", "rotation"):
             d = getattr(self, dev, None)
             if d is not None:

@@ -377,6 +377,7 @@ class GateDaemon:
             "annulled": self.counts["annulled"],
             "offline_decisions": self.counts["offline_decisions"],
             "replica_age_s": None if age is None else round(age, 1),
+            "replica_refreshes": self.refresher.refreshes,
             "queue_depth": link.get("outbox_depth", 0),
             "garbage": dict(garbage),
             "garbage_total": sum(garbage.values()),

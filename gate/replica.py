@@ -271,7 +271,10 @@ class ReplicaRefresher:
             self.store.apply(resp.json())
         except (requests.RequestException, ValueError) as exc:
             self.failures += 1
-            log.warning("replica refresh failed: %s", exc)
+            # Once per outage at warning level; the probe repeats it every probe_s.
+            (log.warning if self.hub_up or self.failures == 1 else log.debug)(
+                "replica refresh failed: %s", exc
+            )
             self._set_hub(False)
             return False
         self.store.mark_synced(self.clock.now())

@@ -123,6 +123,7 @@ class HubProc:
         self.http.headers["Authorization"] = f"Bearer {ADMIN}"
 
     def start(self) -> None:
+        import os
         import subprocess
         import sys
         import time
@@ -130,11 +131,12 @@ class HubProc:
         import requests
 
         log = open(self.workdir / "hub.log", "ab")  # noqa: SIM115
+        env = {**os.environ, "VENUE_DEVICE__SITE": "s1", "VENUE_DEVICE__ID": "hub1"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "venue.cli", "hub", "--db", self.db,
              "--listen", f"127.0.0.1:{self.port}", "--mqtt", self.mqtt_url,
              "--admin-token", ADMIN],
-            stdout=log, stderr=log, cwd=self.workdir,
+            stdout=log, stderr=log, cwd=self.workdir, env=env,
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -220,6 +222,7 @@ kind = "stdin"
 
 [io]
 pin_factory = "mock"
+pulse_ms = 100
 mock_trace = "{trace}"
 """
     )

@@ -42,6 +42,17 @@ def test_relay_pulses_once_and_rests_off(factory: MockFactory) -> None:
     t.close()
 
 
+def test_two_quick_admissions_are_two_pulses(factory: MockFactory) -> None:
+    """A pulse-counting turnstile controller must see one pulse per admission."""
+    t = Turnstile(IoSection(pulse_ms=30), pin_factory=factory)
+    relay = factory.pin(17)
+    t.open_once()
+    t.open_once()
+    assert wait_until(lambda: [s.state for s in relay.states].count(True) == 2)
+    assert wait_until(lambda: relay.state is False)
+    t.close()
+
+
 def test_active_low_relay(factory: MockFactory) -> None:
     t = Turnstile(IoSection(relay_pin=5, active_high=False, pulse_ms=30), pin_factory=factory)
     pin = factory.pin(5)

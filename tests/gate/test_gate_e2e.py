@@ -120,6 +120,7 @@ def test_stdin_and_serial_end_to_end(broker, hub, watch, tmp_path: Path) -> None
         assert first["ticket"]["ref"] == single["codes"][0]["ref"]
         assert first["source"] == "stdin" and first["direction"] == "in"
         gate.send(a1, e0, "hello, not a ticket")
+        watch.wait_scans(4)  # two readers feed one queue: keep the order of this test fixed
         os.write(master, NOISE + b"\r\n" + LONG + b"\r\n" + BROKEN_UTF8 + b"\r\n" + p0.encode()
                  + b"\r\n")
         got = watch.wait_scans(5)
@@ -159,3 +160,80 @@ def test_stdin_and_serial_end_to_end(broker, hub, watch, tmp_path: Path) -> None
         os.close(master)
         os.close(slave)
     assert hub.code(single["codes"][0]["ref"])["entries_used"] == 1
+
+
+def _refreshes(watch: Watch, device: str) -> int:
+    return int(watch.command(device, "ping")["data"]["replica_refreshes"])
+
+
+def _wait_refreshed(watch: Watch, device: str, n: int = 2) -> None:
+    """Wait until ``device`` fetched its replica ``n`` more times (so it saw recent changes)."""
+    start = _refreshes(watch, device)
+    wait_for(lambda: _refreshes(watch, device) >= start + n, 15, f"{device} replica refresh")
+
+
+def test_hub_down_mid_stream_offline_then_reconciled(broker, hub, watch, tmp_path: Path) -> None:
+    s = hub.series(name="Festival", issue_count=6)
+    refs = [c["ref"] for c in s["codes"]]
+    x = [c["code"] for c in s["codes"]]
+    gates: dict[str, GateProc] = {}
+    for g in ("g1", "g2"):
+        cfg = gate_toml(tmp_path / f"{g}.toml", device=g, data_dir=tmp_path / g,
+                        mqtt_url=broker.url, hub_url=hub.url, token=hub.token(g),
+                        trace=tmp_path / f"pins-{g}.log")
+        gates[g] = GateProc(cfg, tmp_path)
+    g1, g2 = gates["g1"], gates["g2"]
+    try:
+        for g in gates:
+            wait_for(lambda g=g: watch.online(g), 20, f"{g} online")
+        g1.send(x[0])
+        assert watch.wait_scans(1, "g1")[0]["offline"] is False
+        _wait_refreshed(watch, "g2")  # g2's replica now lists x0 as used at g1
+
+        # The hub hangs (accepts connections, answers nothing): one budget, then offline.
+        os.kill(hub.proc.pid, 19)  # SIGSTOP
+        g1.send(x[1])
+        d = watch.wait_scans(2, "g1")[1]
+        assert (d["result"], d["offline"]) == ("admit", True)
+        assert d["latency_ms"] < 250 + 150, d  # the budget plus scheduling slack
+        hub.kill()  # and now it is gone for good
+        time.sleep(0.6)  # past the de-bounce window (setup, not an assertion)
+        g1.send(x[1], x[2])
+        g2.send(x[0])
+        watch.wait_scans(1, "g2")
+        g2.send(x[2], x[3])
+        s1, s2 = watch.wait_scans(4, "g1"), watch.wait_scans(3, "g2")
+        assert [(e["result"], e["reason"], e["offline"]) for e in s1[2:]] == [
+            ("reject", "already_used", True), ("admit", "ok", True)]
+        assert [(e["result"], e["reason"], e["offline"]) for e in s2] == [
+            ("reject", "already_used", True), ("admit", "ok", True), ("admit", "ok", True)]
+        assert s2[0]["first_gate"] == "g1"  # known from the replica, not from g2's own log
+        assert s1[2]["first_used_at"] is not None and s1[2]["first_gate"] == "g1"
+        wait_for(lambda: pulses(tmp_path / "pins-g1.log") == 3
+                 and pulses(tmp_path / "pins-g2.log") == 2, 10, "relay pulses 3 + 2")
+        assert watch.command("g1", "ping")["data"]["offline"] is True
+
+        # The hub comes back: every offline admission is applied once, the double one flagged.
+        hub.start()
+        wait_for(lambda: hub.code(refs[1])["entries_used"] == 1
+                 and hub.code(refs[3])["entries_used"] == 1
+                 and len(hub.code(refs[2])["attempts"]) == 2, 20, "offline uploads applied")
+        wait_for(lambda: watch.command("g1", "ping")["data"]["offline"] is False, 15,
+                 "g1 back online")
+        conflicts = hub.api("GET", "/conflicts")
+        assert [c["ref"] for c in conflicts] == [refs[2]]
+        assert sorted(conflicts[0]["gates"]) == ["g1", "g2"]
+        alerts = wait_for(lambda: [e for e in watch.events("hub.alert")
+                                   if e.data.get("kind") == "offline_conflict"], 10, "alert")
+        assert alerts[0].data["ref"] == refs[2]
+        g1.send(x[4])
+        back = watch.wait_scans(5, "g1")[4]
+        assert (back["result"], back["offline"]) == ("admit", False)
+        # Once each: every nonce the gates admitted offline is one hub attempt.
+        offline_nonces = {e["nonce"] for g in ("g1", "g2") for e in watch.scans(g)
+                          if e["offline"] and e["result"] == "admit"}
+        hub_attempts = [a for r in refs for a in hub.code(r)["attempts"] if a["offline"]]
+        assert sorted(a["nonce"] for a in hub_attempts) == sorted(offline_nonces)
+    finally:
+        for p in gates.values():
+            p.stop()
