@@ -79,7 +79,8 @@ class StdinSource:
         if tail is not None:
             text = self.filter.accept(tail)
             if text is not None:
-                yield Scan(text, self.name, self.clock.now(), self.clock.monotonic(), self.direction)
+                now = self.clock.now()
+                yield Scan(text, self.name, now, self.clock.monotonic(), self.direction)
 
     def close(self) -> None:
         pass

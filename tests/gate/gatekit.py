@@ -141,7 +141,8 @@ class HubProc:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise AssertionError(f"hub exited: {(self.workdir / 'hub.log').read_text()[-2000:]}")
+                tail = (self.workdir / "hub.log").read_text()[-2000:]
+                raise AssertionError(f"hub exited: {tail}")
             try:
                 if requests.get(f"{self.url}/health", timeout=0.5).status_code == 200:
                     return
@@ -172,7 +173,8 @@ class HubProc:
         return resp.json()
 
     def token(self, device: str, **kw: Any) -> str:
-        return str(self.api("POST", "/tokens", json={"role": "gate", "device": device, **kw})["token"])
+        body = {"role": "gate", "device": device, **kw}
+        return str(self.api("POST", "/tokens", json=body)["token"])
 
     def series(self, **kw: Any) -> dict[str, Any]:
         body = {"name": "Test", "issue_limit": 100, **kw}
