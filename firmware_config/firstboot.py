@@ -29,6 +29,12 @@ APT_PACKAGES = {
     "kiosk": ["python3-venv", "python3-pip", "libzbar0", "libmtdev1"],
     "beacon": ["python3-venv", "python3-pip", "bluez"],
 }
+SCRUB = (
+    "systemctl is-enabled --quiet {unit} && for f in /boot/firmware/user-data /boot/user-data; "
+    'do [ -f "$f" ] && printf "#cloud-config\\n# secrets removed after first boot\\n" > "$f"; '
+    "done; true"
+)
+"""Last first-boot step: once the unit is in place, drop the secrets from the card's user-data."""
 GATE_PINS = {17: "op,dl", 27: "op,dl", 22: "op,dl", 23: "op,dl", 24: "ip,pu"}
 """gate.config's default wiring: relay (active high, so driven low = off), green, red and buzzer
 outputs low, and the rotation sensor as an input with pull-up, from power-on until venue runs."""
@@ -69,6 +75,52 @@ def wpa_psk(ssid: str, passphrase: str) -> str:
     return hashlib.pbkdf2_hmac("sha1", passphrase.encode(), ssid.encode(), 4096, 32).hex()
 
 
+@dataclass(frozen=True)
+class InstallFile:
+    """A file the device gets at first boot."""
+
+    path: str
+    content: str
+    owner: str = "root:root"
+    mode: str = "0644"
+
+
+def install_files(fb: FirstBoot) -> list[InstallFile]:
+    """Config, unit, certificates and secrets, as cloud-init and ``venue-install.sh`` write them."""
+    files = [
+        InstallFile(f"/etc/venue/{fb.role}.toml", fb.config_text),
+        InstallFile(f"/etc/systemd/system/{unit_name(fb.role)}", render_unit(fb.role)),
+    ]
+    files += [InstallFile(f"/etc/venue/{n}", c) for n, c in sorted(fb.public_files.items())]
+    files += [
+        InstallFile(f"/etc/venue/secrets/{n}", c, "root:venue", "0640")
+        for n, c in sorted(fb.secret_files.items())
+    ]
+    files += [
+        InstallFile(path, c, "root:mosquitto", "0640")
+        for path, c in sorted(fb.broker_files.items())
+    ]
+    return files
+
+
+def install_commands(fb: FirstBoot) -> list[tuple[str, ...]]:
+    """After the files: the venv with the role's extras, then the unit enabled and started."""
+    extras = "hub,monitor" if fb.role == "hub" else fb.role
+    # The gate's venv sees Debian's python3-picamera2 (libcamera has no wheels).
+    site_packages = ("--system-site-packages",) if fb.role == "gate" else ()
+    cmds: list[tuple[str, ...]] = [
+        ("python3", "-m", "venv", *site_packages, INSTALL_PREFIX),
+        (f"{INSTALL_PREFIX}/bin/pip", "install", "--upgrade", f"{fb.package}[{extras}]"),
+        ("chown", "root:venue", "/etc/venue/secrets"),
+        ("chmod", "0750", "/etc/venue/secrets"),
+        ("systemctl", "daemon-reload"),
+    ]
+    if fb.role == "hub":
+        cmds.append(("systemctl", "restart", "mosquitto.service"))
+    cmds.append(("systemctl", "enable", "--now", unit_name(fb.role)))
+    return cmds
+
+
 def user_data(fb: FirstBoot) -> str:
     """cloud-config for NoCloud."""
     admin: dict[str, object] = {
@@ -94,40 +146,16 @@ def user_data(fb: FirstBoot) -> str:
         "shell": "/usr/sbin/nologin",
         "lock_passwd": True,
     }
-    files: list[dict[str, object]] = [
-        {"path": f"/etc/venue/{fb.role}.toml", "content": fb.config_text, "permissions": "0644"},
-        {"path": f"/etc/systemd/system/{unit_name(fb.role)}", "content": render_unit(fb.role)},
-    ]
-    for name, content in sorted(fb.public_files.items()):
-        files.append({"path": f"/etc/venue/{name}", "content": content, "permissions": "0644"})
-    for name, content in sorted(fb.secret_files.items()):
-        files.append(
-            {
-                "path": f"/etc/venue/secrets/{name}",
-                "content": content,
-                "owner": "root:venue",
-                "permissions": "0640",
-                # Deferred: the venue group exists only after the users module has run.
-                "defer": True,
-            }
-        )
-    for path, content in sorted(fb.broker_files.items()):
-        files.append(
-            {"path": path, "content": content, "owner": "root:mosquitto", "permissions": "0640",
-             "defer": True}
-        )
-    extras = "hub,monitor" if fb.role == "hub" else fb.role
-    site_packages = ["--system-site-packages"] if fb.role == "gate" else []
-    runcmd: list[object] = [
-        ["python3", "-m", "venv", *site_packages, INSTALL_PREFIX],
-        [f"{INSTALL_PREFIX}/bin/pip", "install", "--upgrade", f"{fb.package}[{extras}]"],
-        ["chown", "root:venue", "/etc/venue/secrets"],
-        ["chmod", "0750", "/etc/venue/secrets"],
-        ["systemctl", "daemon-reload"],
-    ]
-    if fb.role == "hub":
-        runcmd.append(["systemctl", "restart", "mosquitto.service"])
-    runcmd.append(["systemctl", "enable", "--now", unit_name(fb.role)])
+    files: list[dict[str, object]] = []
+    for f in install_files(fb):
+        entry: dict[str, object] = {"path": f.path, "content": f.content,
+                                    "owner": f.owner, "permissions": f.mode}
+        if f.owner != "root:root":
+            # Deferred: the venue group exists only after the users module has run.
+            entry["defer"] = True
+        files.append(entry)
+    runcmd: list[object] = [list(c) for c in install_commands(fb)]
+    runcmd.append(["sh", "-c", SCRUB.format(unit=unit_name(fb.role))])
     doc = {
         "hostname": fb.hostname,
         "preserve_hostname": False,
@@ -234,6 +262,7 @@ def config_txt(fb: FirstBoot) -> str:
 
 def render_all(fb: FirstBoot) -> dict[str, str]:
     """Every first-boot file by name, as ``venue flash`` copies them to the boot partition."""
+    from firmware_config.installsh import install_script  # it builds on this module
     if fb.role not in UNITS:
         raise ValueError(f"no unit for role {fb.role!r}")
     return {
@@ -242,4 +271,5 @@ def render_all(fb: FirstBoot) -> dict[str, str]:
         "network-config": network_config(fb),
         "custom.toml": custom_toml(fb),
         "venue-config.txt": config_txt(fb),
+        "venue-install.sh": install_script(fb),
     }

@@ -66,7 +66,8 @@ def test_gate_inventory_files_and_modes(gate_inv: Path) -> None:
     assert _mode(gate_inv / "secrets.toml") == 0o600
     assert _mode(dev / "boot") == 0o700
     boot = sorted(p.name for p in (dev / "boot").iterdir())
-    assert boot == ["custom.toml", "meta-data", "network-config", "user-data", "venue-config.txt"]
+    assert boot == ["custom.toml", "meta-data", "network-config", "user-data", "venue-config.txt",
+                    "venue-install.sh"]
     assert all(_mode(p) == 0o600 for p in (dev / "boot").iterdir())
 
 
@@ -134,7 +135,10 @@ def test_first_boot_files_parse_and_say_what_they_should(gate_inv: Path, ssh_key
         gate_inv / "devices/g1/gate.toml").read_text()
     assert paths["/etc/venue/secrets/mqtt-password"]["permissions"] == "0640"
     assert "/etc/systemd/system/venue-gate.service" in paths
-    assert ["systemctl", "enable", "--now", "venue-gate.service"] in ud["runcmd"]
+    enable = ["systemctl", "enable", "--now", "venue-gate.service"]
+    assert ud["runcmd"][-2] == enable  # ... and last, the card's user-data loses its secrets
+    assert ud["runcmd"][-1][:2] == ["sh", "-c"] and "venue-gate.service" in ud["runcmd"][-1][2]
+    assert subprocess.run(["sh", "-n", "-c", ud["runcmd"][-1][2]]).returncode == 0
     assert any("venue[gate]" in " ".join(c) for c in ud["runcmd"])
     net = yaml.safe_load((boot / "network-config").read_text())["network"]
     ap = net["wifis"]["wlan0"]["access-points"]["Venue Staff"]
@@ -260,3 +264,20 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path, ssh_key: Path) -> No
     assert venue(*provision_args(inv, "gate", "g1", "--force")).code == 0
     assert "no device" in _one_line_error(venue("provision", "--revoke", "zz", "--out",
                                                 str(inv)), 1)
+
+
+def test_install_script_writes_what_cloud_init_writes(gate_inv: Path, tmp_path: Path) -> None:
+    """venue-install.sh (Bookworm) and user-data (cloud-init) install the same files."""
+    boot = gate_inv / "devices" / "g1" / "boot"
+    script = tmp_path / "venue-install.sh"
+    shutil.copy(boot / "venue-install.sh", script)
+    root = tmp_path / "root"
+    env = {"VENUE_ROOT": str(root), "PATH": "/usr/bin:/bin"}
+    res = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    ud = yaml.safe_load((boot / "user-data").read_text())
+    for f in ud["write_files"]:
+        written = root / f["path"].lstrip("/")
+        assert written.read_text() == f["content"], f["path"]
+        assert oct(_mode(written))[2:].zfill(4) == f["permissions"]
+    assert (root / "etc/venue/secrets/client.key").read_text().startswith("-----BEGIN PRIVATE")
