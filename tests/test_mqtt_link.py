@@ -21,6 +21,7 @@ from venue.config import MqttSection
 from venue.errors import ConfigError
 from venue.messages import Command, CommandResult, Event, Status
 from venue.mqtt import InboundMessage, MqttLink, parse_url
+from venue.mqtt_workers import topic_matches
 from venue.outbox import Outbox
 from venue.topics import DeviceRef
 
@@ -77,6 +78,23 @@ def persistent_broker(broker_factory: Any) -> Any:
 
 def event_ids(messages: list[Any]) -> list[str]:
     return [Event.decode(m.payload).id for m in messages]
+
+
+@pytest.mark.parametrize(
+    ("flt", "topic", "expected"),
+    [
+        ("a/+/c", "a/b/c", True),
+        ("a/#", "a", True),
+        ("a/#", "a/b/c", True),
+        ("a/+", "a/b/c", False),
+        ("a/b", "a/b/c", False),
+        ("$share/hub/venue/v1/+/gate/+/event/#", "venue/v1/s1/gate/g1/event/gate.scan", True),
+        ("$share/hub/venue/v1/+/kiosk/#", "venue/v1/s1/gate/g1/event/x", False),
+        ("#", "$SYS/broker/uptime", False),
+    ],
+)
+def test_topic_matches(flt: str, topic: str, expected: bool) -> None:
+    assert topic_matches(flt, topic) is expected
 
 
 def test_parse_url() -> None:

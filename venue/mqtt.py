@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections import deque
+import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,58 +33,21 @@ import venue
 from venue.clock import SYSTEM_CLOCK, Clock
 from venue.config import MqttSection
 from venue.errors import ConfigError, PayloadError
-from venue.messages import Command, CommandResult, Event, Status, dump_json, load_json, rfc3339
-from venue.outbox import Outbox
+from venue.messages import Command, CommandResult, Event, Status, dump_json, rfc3339
+from venue.mqtt_workers import (
+    Acker,
+    CommandDispatcher,
+    CommandHandler,
+    InboundMessage,
+    OutboxSender,
+    topic_matches,
+)
+from venue.outbox import Outbox, OutboxItem
 from venue.topics import DeviceRef
 
+__all__ = ["InboundMessage", "MqttLink", "parse_url"]
+
 log = logging.getLogger(__name__)
-
-CommandHandler = Callable[[Command], "CommandResult | dict[str, Any] | None"]
-
-
-class _Acker:
-    """Sends the PUBACK of one inbound message at most once (manual-ack mode)."""
-
-    __slots__ = ("_done", "_fn", "_lock")
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        self._fn = fn
-        self._done = False
-        self._lock = threading.Lock()
-
-    def __call__(self) -> None:
-        with self._lock:
-            if self._done:
-                return
-            self._done = True
-        self._fn()
-
-
-@dataclass(frozen=True)
-class InboundMessage:
-    """A message from a subscription, decoupled from paho's message object.
-
-    Attributes:
-        topic: The topic it was published on (not the filter).
-        payload: Raw bytes; decoding is the handler's job.
-        qos: QoS it was delivered with.
-        retain: True for a retained message delivered on subscribe.
-    """
-
-    topic: str
-    payload: bytes
-    qos: int
-    retain: bool
-    _acker: _Acker | None = field(default=None, repr=False, compare=False)
-
-    def ack(self) -> None:
-        """Send the PUBACK now; only does something on a link built with ``manual_ack=True``.
-
-        A hub acks after its database commit, so a crash before the commit makes the broker
-        deliver the message again. Calling it twice sends one PUBACK.
-        """
-        if self._acker is not None:
-            self._acker()
 
 
 def parse_url(url: str) -> tuple[str, int, bool]:
@@ -153,7 +115,6 @@ class MqttLink:
         self.outbox = outbox or Outbox(":memory:", max_items=settings.outbox_max)
         self._status_extra = status_extra
         self._started_at = rfc3339(self.clock.now())
-        self._max_pending = max_pending
         host, port, tls = parse_url(settings.url)
         self._host, self._port = host, port
 
@@ -189,20 +150,15 @@ class MqttLink:
         self._status_mid: int | None = None
         self._subscribed = threading.Event()
         self._pending_subs: set[int] = set()
-        self._wake = threading.Event()
-        self._stopping = threading.Event()
-        self._acked_mids: deque[int] = deque()
-        self._mid_seq: dict[int, int] = {}  # sender thread only
-        self._cursor = 0  # highest seq handed to paho; sender thread only
-        self._commands: dict[str, CommandHandler] = {"ping": self._ping}
         self._subs: dict[str, tuple[Callable[[InboundMessage], None], int]] = {}
-        self._cmd_queue: deque[tuple[Command | None, str | None, _Acker | None]] = deque()
-        self._cmd_wake = threading.Event()
+        self._sender = OutboxSender(
+            self.outbox, self._hand_over, self._sendable.is_set, max_pending
+        )
+        self._commands = CommandDispatcher(self._reply, self._count)
+        self._commands.handlers["ping"] = self._ping
         self._on_connect_hooks: list[Callable[[], None]] = []
         self._stats: dict[str, int] = dict.fromkeys(
             [
-                "published",
-                "acked",
                 "malformed",
                 "handler_errors",
                 "commands",
@@ -215,7 +171,6 @@ class MqttLink:
             ],
             0,
         )
-        self._threads: list[threading.Thread] = []
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -223,10 +178,8 @@ class MqttLink:
         """Connect in the background and keep reconnecting; returns at once."""
         self._client.connect_async(self._host, self._port, keepalive=self.settings.keepalive)
         self._client.loop_start()
-        for name, target in (("sender", self._send_loop), ("commands", self._command_loop)):
-            t = threading.Thread(target=target, name=f"mqtt-{name}-{self.client_id}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._sender.start(f"mqtt-sender-{self.client_id}")
+        self._commands.start(f"mqtt-commands-{self.client_id}")
 
     def stop(self, timeout: float = 5.0) -> None:
         """Say goodbye: flush what can be sent within ``timeout``, publish ``offline``, disconnect.
@@ -235,11 +188,8 @@ class MqttLink:
         """
         if self.connected:
             self.wait_drained(timeout / 2)
-        self._stopping.set()
-        self._wake.set()
-        self._cmd_wake.set()
-        for t in self._threads:
-            t.join(timeout / 4)
+        self._sender.stop(timeout / 4)
+        self._commands.stop(timeout / 4)
         if self.connected:
             info = self._client.publish(
                 self.ref.status(), self._status("offline"), qos=1, retain=True
@@ -251,7 +201,6 @@ class MqttLink:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
-        self._flush_acks()
         if self._own_outbox:
             self.outbox.close()
 
@@ -281,8 +230,8 @@ class MqttLink:
         while self.outbox.depth() > 0:
             if self.clock.monotonic() >= deadline:
                 return False
-            self._wake.set()
-            self._stopping.wait(0.01)
+            self._sender.wake()
+            time.sleep(0.01)
         return True
 
     def when_connected(self, hook: Callable[[], None]) -> None:
@@ -305,7 +254,7 @@ class MqttLink:
             self.ref.site, self.ref.device, type_, data, when=when or self.clock.now()
         )
         self.outbox.put(self.ref.event(type_), event.encode(), qos=1, kind="event")
-        self._wake.set()
+        self._sender.wake()
         return event
 
     def publish_telemetry(self, data: dict[str, Any]) -> None:
@@ -331,7 +280,7 @@ class MqttLink:
         """
         if durable:
             self.outbox.put(topic, payload, qos=qos, retain=retain, kind="event")
-            self._wake.set()
+            self._sender.wake()
         else:
             self._publish_now(topic, payload, qos, retain, "raw")
 
@@ -369,7 +318,7 @@ class MqttLink:
         exception becomes the ``cmd_result`` carrying the command's id.
         """
         self.ref.cmd(name)  # validates the name
-        self._commands[name] = handler
+        self._commands.handlers[name] = handler
 
     def subscribe(
         self, topic_filter: str, handler: Callable[[InboundMessage], None], *, qos: int = 1
@@ -411,7 +360,9 @@ class MqttLink:
         """Counters for telemetry: published, acked, malformed, handler_errors, outbox_depth, ..."""
         with self._lock:
             out: dict[str, int | float] = dict(self._stats)
-            out["pending"] = len(self._mid_seq)
+        out["published"] = self._sender.published
+        out["acked"] = self._sender.acked_count
+        out["pending"] = self._sender.pending
         ob = self.outbox.stats()
         out["outbox_depth"] = ob["depth"]
         out["shed_telemetry"] = ob["shed_telemetry"]
@@ -443,7 +394,6 @@ class MqttLink:
             self._pending_subs.clear()
             self._track_subscribe(client.subscribe(subs))
             self._connected.set()
-        self._wake.set()
         log.info("connected to %s:%d as %s", self._host, self._port, self.client_id)
         for hook in self._on_connect_hooks:
             try:
@@ -474,22 +424,21 @@ class MqttLink:
     def _on_publish(self, client: Any, userdata: Any, mid: int, reason: Any, props: Any) -> None:
         if mid == self._status_mid and self._connected.is_set():
             self._sendable.set()
-        self._acked_mids.append(mid)
-        self._wake.set()
+        self._sender.acked(mid)
 
     def _on_message(self, client: Any, userdata: Any, msg: Any) -> None:
-        acker: _Acker | None = None
+        acker: Acker | None = None
         if self.manual_ack and msg.qos > 0:
             mid, qos = msg.mid, msg.qos
-            acker = _Acker(lambda: client.ack(mid, qos))
+            acker = Acker(lambda: client.ack(mid, qos))
         topic: str = msg.topic
         payload = bytes(msg.payload)
         cmd_prefix = self.ref.cmd("+")[:-1]
         if topic.startswith(cmd_prefix):
-            self._take_command(topic[len(cmd_prefix) :], payload, acker)
+            self._commands.submit(topic[len(cmd_prefix) :], payload, acker)
             return
         with self._lock:
-            handlers = [h for f, (h, _) in self._subs.items() if _matches(f, topic)]
+            handlers = [h for f, (h, _) in self._subs.items() if topic_matches(f, topic)]
         inbound = InboundMessage(topic, payload, msg.qos, bool(msg.retain), acker)
         for handler in handlers:
             try:
@@ -506,107 +455,14 @@ class MqttLink:
             if acker:
                 acker()  # nobody else will
 
-    def _take_command(self, name: str, payload: bytes, acker: _Acker | None) -> None:
-        try:
-            cmd = Command.decode(name, payload)
-        except PayloadError as exc:
-            self.note_malformed(f"cmd/{name}", exc.reason, str(exc))
-            self._cmd_queue.append((None, _id_of(payload), acker))
-        else:
-            self._cmd_queue.append((cmd, cmd.id, acker))
-        self._cmd_wake.set()
+    # -- called by the workers ---------------------------------------------------------------------
 
-    # -- worker threads ---------------------------------------------------------------------------
+    def _hand_over(self, item: OutboxItem) -> int | None:
+        info = self._client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+        return None if item.qos == 0 else int(info.mid)
 
-    def _command_loop(self) -> None:
-        while not self._stopping.is_set():
-            self._cmd_wake.wait(0.5)
-            self._cmd_wake.clear()
-            while self._cmd_queue:
-                cmd, id_, acker = self._cmd_queue.popleft()
-                result = self._run_command(cmd, id_)
-                if result is not None:
-                    self._client.publish(self.ref.cmd_result(), result.encode(), qos=1)
-                if acker:
-                    acker()
-
-    def _run_command(self, cmd: Command | None, id_: str | None) -> CommandResult | None:
-        if cmd is None:
-            return None if id_ is None else CommandResult(id_, False, "malformed command")
-        self._count("commands")
-        handler = self._commands.get(cmd.name)
-        if handler is None:
-            log.warning("unknown command %r (id %s)", cmd.name, cmd.id)
-            return CommandResult(cmd.id, False, "unknown command")
-        try:
-            out = handler(cmd)
-        except Exception as exc:
-            self._count("handler_errors")
-            log.exception("command %s (id %s) failed", cmd.name, cmd.id)
-            return CommandResult(cmd.id, False, f"{exc.__class__.__name__}: {exc}")
-        if isinstance(out, CommandResult):
-            return out
-        return CommandResult(cmd.id, True, None, dict(out or {}))
+    def _reply(self, result: CommandResult) -> None:
+        self._client.publish(self.ref.cmd_result(), result.encode(), qos=1)
 
     def _ping(self, cmd: Command) -> dict[str, Any]:
         return {"pong": rfc3339(self.clock.now()), "version": self.version}
-
-    def _send_loop(self) -> None:
-        """Move outbox items to paho in seq order; turn PUBACKs into outbox deletes."""
-        while not self._stopping.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                self._flush_acks()
-                self.outbox.flush(if_older_than=self.outbox.flush_interval)
-                room = self._max_pending - len(self._mid_seq)
-                if self._sendable.is_set() and room > 0:
-                    for item in self.outbox.peek_after(self._cursor, min(room, 500)):
-                        info = self._client.publish(
-                            item.topic, item.payload, qos=item.qos, retain=item.retain
-                        )
-                        if item.qos == 0:
-                            self._cursor = item.seq
-                            self.outbox.ack(item.seq)
-                            continue
-                        with self._lock:
-                            self._mid_seq[info.mid] = item.seq
-                            self._stats["published"] += 1
-                        self._cursor = item.seq
-                    if len(self._mid_seq) < self._max_pending and self.outbox.depth() > len(
-                        self._mid_seq
-                    ):
-                        self._wake.set()  # more to send: go round again without waiting
-            except Exception:
-                log.exception("outbox sender failed; retrying")
-                self._stopping.wait(1.0)
-
-    def _flush_acks(self) -> None:
-        seqs: list[int] = []
-        with self._lock:
-            while self._acked_mids:
-                mid = self._acked_mids.popleft()
-                seq = self._mid_seq.pop(mid, None)
-                if seq is not None:  # None: status, cmd_result, raw or telemetry publishes
-                    seqs.append(seq)
-            self._stats["acked"] += len(seqs)
-        if seqs:
-            self.outbox.ack_many(seqs)
-
-
-def _matches(topic_filter: str, topic: str) -> bool:
-    """MQTT filter match, ``$share/group/`` prefix stripped."""
-    if topic_filter.startswith("$share/"):
-        topic_filter = topic_filter.split("/", 2)[2] if topic_filter.count("/") >= 2 else ""
-    return bool(paho.topic_matches_sub(topic_filter, topic))
-
-
-def _id_of(payload: bytes) -> str | None:
-    """The ``id`` of a command that failed validation, so its sender still gets an answer."""
-    try:
-        obj = load_json(payload)
-    except PayloadError:
-        return None
-    if isinstance(obj, dict) and isinstance(obj.get("id"), str) and 0 < len(obj["id"]) <= 64:
-        return str(obj["id"])
-    return None
