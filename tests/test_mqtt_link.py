@@ -259,6 +259,22 @@ def test_status_flips_offline_when_process_dies_without_goodbye(
     assert msg.retain and Status.decode(msg.payload).state == "offline"
 
 
+def test_status_flips_offline_when_process_hangs_past_keepalive(
+    broker: Any, collectors: Any, tmp_path: Path
+) -> None:
+    """A frozen process keeps its TCP connection open: the broker's keepalive (1.5 x) catches it."""
+    col = collectors(broker.port, GATE.status())
+    proc, lines = spawn_publisher(broker.url, tmp_path / "o.db", 0, keepalive=2)
+    try:
+        assert lines == ["connected"]
+        wait_for(lambda: col.on(GATE.status()), what="online")
+        proc.send_signal(signal.SIGSTOP)
+        wait_for(lambda: len(col.on(GATE.status())) >= 2, timeout=2 * 1.5 + 5, what="Last Will")
+        assert Status.decode(col.on(GATE.status())[-1].payload).state == "offline"
+    finally:
+        kill9(proc)
+
+
 def results(col: Collector) -> dict[str, CommandResult]:
     return {r.id: r for r in (CommandResult.decode(m.payload) for m in col.on(GATE.cmd_result()))}
 
