@@ -218,12 +218,13 @@ class GateDaemon:
             # The hub may have admitted this nonce; nobody was let through. Undo it there.
             log.warning("scan %s was never decided here (crash?): annulling at the hub", e.nonce)
             self.journal.update(e.nonce, state=VOID, hub_annul_pending=1)
-        for e in self.journal.unfinished():
-            log.warning("admission %s never settled (crash?): annulling it", e.nonce)
-            self._finish(e, passed=False)
+        # Scans first: the hub must see an offline admission before the passage that annuls it.
         handed = self.reporter.reconcile(now)
         if handed:
             log.info("handed %d journal record(s) to the outbox after restart", handed)
+        for e in self.journal.unfinished():
+            log.warning("admission %s never settled (crash?): annulling it", e.nonce)
+            self._finish(e, passed=False)
 
     # --- the cycle ------------------------------------------------------------------------------
 
