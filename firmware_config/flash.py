@@ -10,6 +10,8 @@ whose write failed gets its first MiB zeroed, so it has no partition table a Pi 
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -26,6 +28,7 @@ from firmware_config.safety import SystemView, Target, check_target
 Runner = Callable[..., subprocess.CompletedProcess[bytes]]
 FIRST_BOOT_REQUIRED = ("user-data", "meta-data")
 CONFIG_FRAGMENT = "venue-config.txt"
+BLKRRPART = 0x125F
 INCLUDE_LINE = f"include {CONFIG_FRAGMENT}"
 
 
@@ -139,12 +142,11 @@ def _hash_back(path: Path, length: int, is_block: bool) -> str:
     return h.hexdigest()
 
 
-def write_image(fp: FlashPlan, dest: Path, progress: Progress) -> tuple[int, str]:
-    """Stream the image to ``dest``; return bytes written and their SHA-256."""
+def write_image(fp: FlashPlan, fd: int, progress: Progress) -> tuple[int, str]:
+    """Stream the image to the open target ``fd`` (closed here); return bytes and SHA-256."""
     reader = ImageReader(fp.image)
     h = hashlib.sha256()
     written = 0
-    fd = _open_target(fp.target, dest)
     progress.start(fp.compressed_size, f"writing {fp.target.path}")
     try:
         for chunk in reader.chunks():
@@ -202,7 +204,11 @@ def flash(fp: FlashPlan, *, progress: Progress | None = None,
     target = fp.target
     dest = target.path if target.is_block else target.path.with_name(f".{target.path.name}.partial")
     try:
-        written, digest = write_image(fp, dest, progress)
+        fd = _open_target(target, dest)
+    except OSError as exc:  # nothing written yet: nothing to spoil
+        raise FlashError(_os_message(target.path, exc)) from None
+    try:
+        written, digest = write_image(fp, fd, progress)
         if written == 0:
             raise FlashError(f"{fp.image}: image is empty")
         back = _hash_back(dest, written, target.is_block)
@@ -212,12 +218,37 @@ def flash(fp: FlashPlan, *, progress: Progress | None = None,
         copied: list[str] = []
         if fp.boot_files:
             part, copied = add_boot_files(dest, fp.boot_files, mtools)
-        if not target.is_block:
+        if target.is_block:
+            _settle(dest)
+        else:
             os.replace(dest, target.path)
-    except BaseException:
+    except BaseException as exc:
         _spoil(target, dest)
+        if isinstance(exc, OSError):
+            raise FlashError(_os_message(target.path, exc)) from None
         raise
     return FlashResult(written, digest, part, tuple(copied))
+
+
+def _os_message(path: Path, exc: OSError) -> str:
+    if exc.errno == errno.EBUSY:
+        return f"{path}: busy (mounted or opened by another program); nothing written"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return f"{path}: permission denied (writing a card needs root: sudo)"
+    return f"{path}: {exc.strerror or exc}"
+
+
+def _settle(device: Path) -> None:
+    """Flush what mtools wrote and let the kernel re-read the card's new partition table."""
+    fd = os.open(device, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+        try:
+            fcntl.ioctl(fd, BLKRRPART)
+        except OSError:
+            pass  # e.g. a loop device without partition scanning: harmless
+    finally:
+        os.close(fd)
 
 
 def _spoil(target: Target, dest: Path) -> None:
