@@ -38,13 +38,17 @@ class BeaconSection:
     """Proximity UUIDs of the venue app; every other iBeacon is ignored."""
     enter_rssi: float = -75.0
     exit_rssi: float = -85.0
-    min_near_s: float = 10.0
+    min_near_s: float = 20.0
+    """Long enough that someone walking past (about 8 s inside the near radius) never enters."""
     exit_timeout_s: float = 45.0
     forget_s: float = 300.0
     max_phones: int = 5000
     path_loss_exponent: float = 2.5
     """``n`` of the log-distance model: 2 in free space, 2.5-4 indoors with people around."""
     filter: FilterParams = field(default_factory=FilterParams)
+    deaf_after_s: float = 5.0
+    """No advertisement of any kind for this long: the scanner counts as deaf from its last one,
+    and deaf time does not count towards exits. Keep it well under ``exit_timeout_s``."""
     watchdog_s: float = 30.0
     """No advertisement at all for this long: restart the scan, then the adapter."""
     telemetry_s: float = 30.0
@@ -65,6 +69,9 @@ class BeaconSection:
             raise ConfigError("beacon.path_loss_exponent: must be positive")
         if self.watchdog_s <= 0 or self.telemetry_s <= 0 or self.tick_s <= 0:
             raise ConfigError("beacon.watchdog_s/telemetry_s/tick_s: must be positive")
+        if not 0 < self.deaf_after_s <= min(self.watchdog_s, self.exit_timeout_s):
+            raise ConfigError("beacon.deaf_after_s: must be positive and at most watchdog_s and "
+                              "exit_timeout_s")
         self.tracker_params().validate()
 
     def tracker_params(self) -> TrackerParams:

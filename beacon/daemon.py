@@ -9,9 +9,10 @@ watchdog, sends telemetry and pings systemd.
 Watchdog ladder when no advertisement at all arrives (BlueZ scans can stop silently):
 ``watchdog_s`` → restart the scan; ``2 * watchdog_s`` → power cycle the adapter and restart the
 scan; then restart the scan again at ``4, 8, ... * watchdog_s`` (at most every 10 minutes). The
-first two steps are reported as ``device.error``. While silent, the tracker is suspended: a stall
-is not an absence. systemd's watchdog is pinged only while the scan runs and the silence is under
-``3 * watchdog_s``, so a scanner the ladder cannot revive gets the whole service restarted.
+first two steps are reported as ``device.error``. Already after ``deaf_after_s`` of silence the
+tracker counts the scanner as deaf, so a stall is not taken for everyone's absence. systemd's
+watchdog is pinged only while the scan runs and the silence is under ``3 * watchdog_s``, so a
+scanner the ladder cannot revive gets the whole service restarted.
 
 Privacy: events carry the rotating (major, minor) pair and never the phone's Bluetooth address.
 """
@@ -96,6 +97,7 @@ class BeaconDaemon:
         self.backend: ScannerBackend | None = None
         self.scanning = False
         self._level = 0  # watchdog ladder step
+        self._deaf = False  # no advertisement for deaf_after_s: absences do not count
         self._due = cfg.watchdog_s  # silence that triggers the next step
         self._last_advert = self.clock.monotonic()
         self._next_start = 0.0
@@ -116,6 +118,9 @@ class BeaconDaemon:
         counts["adverts"] += 1
         now = self.clock.monotonic()
         self._last_advert = now
+        if self._deaf:
+            self._deaf = False
+            self.tracker.resume(now)
         try:
             md = adv.manufacturer_data
             b = parse(md)
@@ -230,16 +235,15 @@ class BeaconDaemon:
 
     async def _watchdog(self, now: float) -> None:
         silent = now - self._last_advert
+        if silent >= self.cfg.deaf_after_s and not self._deaf:
+            self._deaf = True
+            self.tracker.suspend(self._last_advert)
         if silent < self.cfg.watchdog_s:
             if self._level:
                 log.info("advertisements again after %d watchdog step(s)", self._level)
                 self._level = 0
                 self._due = self.cfg.watchdog_s
-            if self.tracker.suspended:
-                self.tracker.resume(now)
             return
-        if not self.tracker.suspended:
-            self.tracker.suspend()
         if silent < self._due:
             return
         if self._level == 1:

@@ -3,7 +3,7 @@
 Time comes from the recording, never from a clock, and nothing sleeps: an hour of sightings
 replays in well under a second. It mirrors what the daemon does between sightings: a tick every
 second ends visits by timeout, and a gap in *all* sightings of ``stall_s`` or more is treated the
-way the daemon's watchdog treats a silent scanner (no exits during it, a grace period after it).
+way the daemon treats a silent scanner: it was deaf, so the gap does not count as absence.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def replay(
             next_tick = s.t
         elif s.t - last_t >= stall_s:
             yield from ticks_until(last_t + stall_s)  # the watchdog notices only now
-            tracker.suspend()
+            tracker.suspend(last_t)  # deaf since the last sighting, as the daemon dates it
             tracker.resume(s.t)
             next_tick = s.t
         yield from ticks_until(s.t)

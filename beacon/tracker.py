@@ -7,18 +7,23 @@ tests therefore run the very same logic, in real or simulated time.
 
 Rules, per phone (smoothed RSSI ``s``, see :mod:`beacon.filter`):
 
-- **enter** once ``s >= enter_rssi`` on every sighting for ``min_near_s`` (a sighting below it,
-  or a gap longer than ``exit_timeout_s``, starts the count again). A passer-by who is near for
-  less than that never produces anything. The visit is taken to start at the first near sighting.
+- **enter** at a sighting with ``s >= enter_rssi`` at least ``min_near_s`` after the near run
+  began. The run begins at a sighting with ``s >= enter_rssi`` and survives dips down to
+  ``exit_rssi`` (the same hysteresis band as for exits, so a visitor sitting just inside the
+  threshold is not made to start over at every dip); a sighting below ``exit_rssi`` or a gap
+  longer than ``exit_timeout_s`` ends it. A passer-by is far again by the time ``min_near_s`` has
+  passed, so never produces anything. The visit is taken to start when the run began.
 - **exit** once the phone has not been seen with ``s >= exit_rssi`` for ``exit_timeout_s``:
   either it is gone, or it is far. ``exit_rssi`` is below ``enter_rssi``, so RSSI jitter around
   the enter threshold cannot end a visit (hysteresis). Dwell is from the visit start to the last
   near sighting, so the timeout itself is not counted as time spent in the venue.
 - **memory** is bounded: a phone not seen for ``forget_s`` is forgotten, and when ``max_phones``
   are tracked the stalest one is evicted to make room (ending its visit if it had one).
-- **scanner stalls** (BlueZ scans silently stop) are not absences: between :meth:`suspend` and
-  :meth:`resume` no exit is decided, and after resuming, phones get ``exit_timeout_s`` to be seen
-  again before an exit counts.
+- **scanner stalls** (BlueZ scans silently stop) are not absences: time between :meth:`suspend`
+  (dated back to the last advertisement heard) and :meth:`resume` is *deaf time*, and timeouts
+  count only the time the scanner was listening. A phone that stayed through a stall keeps its
+  visit; one that left during it exits once the scanner has listened for ``exit_timeout_s``
+  without hearing it, with the dwell up to its last near sighting.
 """
 
 from __future__ import annotations
@@ -78,7 +83,7 @@ class TrackerParams:
 
     enter_rssi: float = -75.0
     exit_rssi: float = -85.0
-    min_near_s: float = 10.0
+    min_near_s: float = 20.0
     exit_timeout_s: float = 45.0
     forget_s: float = 300.0
     max_phones: int = 5000
@@ -100,11 +105,15 @@ class TrackerParams:
 class _Phone:
     """Per-phone state; slots keep 10,000 of them to a few megabytes."""
 
-    __slots__ = ("f", "last_near", "last_seen", "near_since", "present", "since", "tx")
+    __slots__ = (
+        "deaf", "f", "last_near", "last_seen", "near_deaf", "near_since", "present", "since", "tx"
+    )
 
-    def __init__(self, f: OneEuro, now: float, tx: int) -> None:
+    def __init__(self, f: OneEuro, now: float, tx: int, deaf: float) -> None:
         self.f = f
         self.last_seen = now
+        self.deaf = deaf  # the tracker's deaf time when last seen
+        self.near_deaf = deaf  # ... and when last near
         self.tx = tx
         self.near_since = -math.inf  # -inf: not in a near run
         self.present = False
@@ -132,7 +141,8 @@ class Tracker:
         self._filter = p.filter
         self._phones: OrderedDict[Hashable, _Phone] = OrderedDict()  # least recently seen first
         self._present: dict[Hashable, _Phone] = {}
-        self._grace_until = -math.inf
+        self._deaf_total = 0.0  # seconds the scanner was deaf, ended stalls
+        self._deaf_since = math.inf  # start of the current stall, inf when listening
         self.evicted = 0
         """Phones dropped to respect ``max_phones``."""
         self.forgotten = 0
@@ -166,30 +176,36 @@ class Tracker:
         if p is None:
             if len(phones) >= self._max:
                 out = self._evict_stalest(now)
-            p = _Phone(OneEuro(self._filter, rssi, now), now, tx_power)
+            p = _Phone(OneEuro(self._filter, rssi, now), now, tx_power, self._deaf(now))
             phones[key] = p
             s = float(rssi)
             gap = 0.0
         else:
             phones.move_to_end(key)
-            gap = now - p.last_seen
+            deaf = self._deaf_total if self._deaf_since > now else self._deaf(now)
+            gap = now - p.last_seen - (deaf - p.deaf)  # listening time since last seen
             s = p.f.update(rssi, now)
             p.last_seen = now
+            p.deaf = deaf
             p.tx = tx_power
         if p.present:
             if s >= self._exit:
                 p.last_near = now
+                p.near_deaf = p.deaf
             return out
-        if s < self._enter:
+        if s < self._exit:
             p.near_since = -math.inf
             return out
         if p.near_since == -math.inf or gap > self._timeout:
+            if s < self._enter:
+                return out
             p.near_since = now
-        if now - p.near_since < self._min_near:
+        if s < self._enter or now - p.near_since < self._min_near:
             return out
         p.present = True
         p.since = p.near_since
         p.last_near = now
+        p.near_deaf = p.deaf
         self._present[key] = p
         enter = Transition(ENTER, key, now, p.since, now - p.since, s, p.tx, "near")
         return (*out, enter) if out else (enter,)
@@ -200,38 +216,46 @@ class Tracker:
         Returns:
             Exits, oldest visit end first.
         """
-        if now < self._grace_until:
-            return []
         out: list[Transition] = []
         timeout = self._timeout
+        deaf = self._deaf(now)
         for key, p in list(self._present.items()):
-            if now - p.last_near >= timeout:
+            if now - p.last_near - (deaf - p.near_deaf) >= timeout:
                 out.append(self._end(key, p, now, "timeout"))
         phones = self._phones
-        cutoff = now - self._forget
-        while phones:
+        forget = self._forget
+        while phones:  # least recently seen first, so the first one still listened for stops it
             key, p = next(iter(phones.items()))
-            if p.last_seen > cutoff:
+            if now - p.last_seen - (deaf - p.deaf) < forget:
                 break
             del phones[key]
             self.forgotten += 1
-            if p.present:  # only with a grace period longer than forget_s; keep the visit
+            if p.present:  # cannot happen with forget_s >= exit_timeout_s; keep the visit
                 out.append(self._end(key, p, now, "forgotten"))
         out.sort(key=lambda tr: tr.since + tr.dwell_s)
         return out
 
-    def suspend(self) -> None:
-        """The scanner went silent: decide no exits until :meth:`resume`."""
-        self._grace_until = math.inf
+    def suspend(self, since: float) -> None:
+        """The scanner has been deaf since ``since`` (its last advertisement of any kind)."""
+        if self._deaf_since == math.inf:
+            self._deaf_since = since
 
     def resume(self, now: float) -> None:
-        """Scanning works again: give every phone ``exit_timeout_s`` from ``now`` to be seen."""
-        self._grace_until = now + self._timeout
+        """The scanner hears again since ``now``; the stall becomes deaf time."""
+        if self._deaf_since != math.inf:
+            self._deaf_total += max(0.0, now - self._deaf_since)
+            self._deaf_since = math.inf
+
+    def _deaf(self, now: float) -> float:
+        """Deaf seconds so far, the current stall included."""
+        if self._deaf_since == math.inf:
+            return self._deaf_total
+        return self._deaf_total + max(0.0, now - self._deaf_since)
 
     @property
     def suspended(self) -> bool:
         """True between :meth:`suspend` and :meth:`resume`."""
-        return self._grace_until == math.inf
+        return self._deaf_since != math.inf
 
     def stop(self, now: float) -> list[Transition]:
         """End every visit (the daemon is stopping), so dwell up to now is reported."""

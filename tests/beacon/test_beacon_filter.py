@@ -23,7 +23,7 @@ def test_noise_is_smoothed_and_a_step_is_followed() -> None:
     out = [f.update(-70 + rng.gauss(0, 5), i * 0.5) for i in range(1, 600)]
     assert statistics.pstdev(out[100:]) < 2.5  # raw noise has 5
     t = 300.0
-    for k in range(1, 20):  # walk away: 20 dB down
+    for k in range(1, 20):  # noqa: B007 - k is read after the loop
         t += 0.5
         if f.update(-90 + rng.gauss(0, 5), t) < -82:
             break

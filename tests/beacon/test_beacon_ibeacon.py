@@ -1,4 +1,4 @@
-"""iBeacon parser: real frames, every kind of non-iBeacon frame, garbage, and an independent decoder."""
+"""iBeacon parser: real frames, other frames, garbage, and an independent decoder."""
 
 from __future__ import annotations
 

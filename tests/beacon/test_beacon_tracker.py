@@ -104,23 +104,47 @@ def test_short_dropout_does_not_end_a_visit() -> None:
 def test_stall_is_not_an_absence() -> None:
     tr = Tracker(P)
     feed(tr, "a", [-60] * 20, 0.0)  # present, last near at 19
-    tr.suspend()
+    tr.suspend(19.5)  # deaf since the last advertisement of any kind
     assert tr.tick(500.0) == [] and tr.suspended
     tr.resume(500.0)
-    assert tr.tick(529.0) == []  # grace: exit_timeout after resuming
+    assert not tr.suspended
+    # 480.5 s were deaf: at t=529 the phone has been missed for 29.5 s of listening
+    assert tr.tick(529.0) == []
     (ex,) = tr.tick(530.0)
     assert ex.kind == EXIT and ex.dwell_s == 19.0  # the stall is not counted as presence
 
 
 def test_stall_then_seen_again_keeps_the_visit() -> None:
     tr = Tracker(P)
-    feed(tr, "a", [-60] * 20, 0.0)
-    tr.suspend()
+    out = feed(tr, "a", [-60] * 20, 0.0)
+    tr.suspend(19.5)
     tr.resume(300.0)
-    out = feed(tr, "a", [-60] * 5, 301.0)
-    for t in range(306, 320):
+    out += feed(tr, "a", [-60] * 5, 301.0)
+    for t in range(306, 400):
         out += tr.tick(float(t))
-    assert out == [] and tr.present_count == 1
+    assert [e.kind for e in out] == [ENTER, EXIT]
+    assert out[1].dwell_s == 305.0  # last near at 305: the visit spans the stall
+
+
+def test_near_run_interrupted_only_by_a_stall_carries_on() -> None:
+    tr = Tracker(P)
+    out = feed(tr, "a", [-60] * 6, 0.0)  # near for 5 s, then the scanner is deaf for 100 s
+    tr.suspend(5.5)
+    tr.resume(105.0)
+    out += feed(tr, "a", [-60] * 6, 105.0)
+    assert [e.kind for e in out] == [ENTER] and out[0].since == 0.0
+
+
+def test_long_stall_does_not_forget_phones() -> None:
+    tr = Tracker(P)
+    feed(tr, "a", [-90] * 3, 0.0)
+    tr.suspend(3.0)
+    assert tr.tick(1000.0) == [] and len(tr) == 1
+    tr.resume(1000.0)
+    tr.tick(1000.0 + P.forget_s - 5)
+    assert len(tr) == 1
+    tr.tick(1000.0 + P.forget_s)
+    assert len(tr) == 0
 
 
 def test_stop_ends_every_visit() -> None:
