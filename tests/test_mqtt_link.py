@@ -455,3 +455,30 @@ def test_bad_event_data_is_refused_before_queueing(broker: Any) -> None:
     with pytest.raises(ValueError):
         link.publish_event("Bad Type", {})
     assert link.outbox.depth() == 0
+
+
+def test_observer_watches_and_commands_without_a_status_of_its_own(
+    broker: Any, links: Any, collectors: Any
+) -> None:
+    everything = collectors(broker.port, "venue/#")
+    gate = links(broker.url)
+    gate.on_command("open", lambda cmd: {"opened": True})
+    assert gate.wait_subscribed(10)
+    obs = MqttLink.observer(MqttSection(url=broker.url), reconnect_delay=(0.1, 0.5))
+    seen: list[InboundMessage] = []
+    obs.subscribe("venue/v1/s1/+/+/status", seen.append)
+    obs.subscribe(GATE.cmd_result(), seen.append)
+    obs.start()
+    try:
+        assert obs.wait_subscribed(10)
+        wait_for(lambda: [m for m in seen if m.retain], what="retained status of the gate")
+        cmd = Command("open")
+        obs.publish(GATE.cmd("open"), cmd.encode())
+        wait_for(
+            lambda: any(m.topic == GATE.cmd_result() for m in seen), what="result to the observer"
+        )
+    finally:
+        obs.stop(1)
+    topics = {m.topic for m in everything.all()}
+    assert topics == {GATE.status(), GATE.cmd("open"), GATE.cmd_result()}  # nothing of its own
+    assert obs.client_id.startswith("observer-")

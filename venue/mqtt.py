@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -86,6 +87,8 @@ class MqttLink:
         max_inflight: QoS 1 messages on the wire without a PUBACK yet.
         max_pending: Outbox items handed to paho and not yet acked (bounds paho's memory).
         reconnect_delay: ``(min, max)`` seconds of paho's exponential reconnect backoff.
+        observer: A tool, not a device (see :meth:`observer`): no status, no Last Will, no
+            command subscription.
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class MqttLink:
         max_inflight: int = 100,
         max_pending: int = 1000,
         reconnect_delay: tuple[float, float] = (1.0, 30.0),
+        observer: bool = False,
     ) -> None:
         self.ref = ref
         self.settings = settings
@@ -111,6 +115,7 @@ class MqttLink:
         self.version = version
         self.client_id = client_id or f"{ref.role}-{ref.site}-{ref.device}"
         self.manual_ack = manual_ack
+        self.is_observer = observer
         self._own_outbox = outbox is None
         self.outbox = outbox or Outbox(":memory:", max_items=settings.outbox_max)
         self._status_extra = status_extra
@@ -131,7 +136,8 @@ class MqttLink:
             self._client.tls_set(
                 ca_certs=settings.ca_file, certfile=settings.cert_file, keyfile=settings.key_file
             )
-        self._client.will_set(ref.status(), self._status("offline"), qos=1, retain=True)
+        if not observer:
+            self._client.will_set(ref.status(), self._status("offline"), qos=1, retain=True)
         self._client.max_inflight_messages_set(max_inflight)
         self._client.max_queued_messages_set(0)
         self._client.reconnect_delay_set(*reconnect_delay)  # type: ignore[arg-type]
@@ -174,6 +180,25 @@ class MqttLink:
 
     # -- lifecycle ------------------------------------------------------------------------------
 
+    @classmethod
+    def observer(
+        cls, settings: MqttSection, *, client_id: str | None = None, **kwargs: Any
+    ) -> MqttLink:
+        """A link for operator tools (``venue monitor``, ``venue cmd``), not for a device.
+
+        It publishes no status and has no Last Will (a tool coming and going is not a device
+        going offline), does not subscribe to commands, and uses a clean session under a random
+        client id, so two operators can watch at once and leave nothing queued at the broker.
+        """
+        kwargs.setdefault("clean_start", True)
+        return cls(
+            DeviceRef("observer", "hub", "observer"),
+            settings,
+            client_id=client_id or f"observer-{uuid.uuid4().hex[:12]}",
+            observer=True,
+            **kwargs,
+        )
+
     def start(self) -> None:
         """Connect in the background and keep reconnecting; returns at once."""
         self._client.connect_async(self._host, self._port, keepalive=self.settings.keepalive)
@@ -190,7 +215,7 @@ class MqttLink:
             self.wait_drained(timeout / 2)
         self._sender.stop(timeout / 4)
         self._commands.stop(timeout / 4)
-        if self.connected:
+        if self.connected and not self.is_observer:
             info = self._client.publish(
                 self.ref.status(), self._status("offline"), qos=1, retain=True
             )
@@ -384,15 +409,22 @@ class MqttLink:
         # sender must not hand it newer events yet or they would overtake the resent ones. The
         # PUBACK of this status message is read after the resend is done: it opens the gate.
         self._sendable.clear()
-        info = client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
-        self._status_mid = info.mid
+        if self.is_observer:
+            self._sendable.set()  # a tool has no status to publish and no event order to keep
+        else:
+            info = client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
+            self._status_mid = info.mid
         with self._lock:
             self._stats["connects"] += 1
             if self._stats["connects"] > 1:
                 self._stats["reconnects"] += 1
-            subs = [(self.ref.cmd("+"), 1), *((f, q) for f, (_, q) in self._subs.items())]
+            subs = [] if self.is_observer else [(self.ref.cmd("+"), 1)]
+            subs += [(f, q) for f, (_, q) in self._subs.items()]
             self._pending_subs.clear()
-            self._track_subscribe(client.subscribe(subs))
+            if subs:
+                self._track_subscribe(client.subscribe(subs))
+            else:
+                self._subscribed.set()
             self._connected.set()
         log.info("connected to %s:%d as %s", self._host, self._port, self.client_id)
         for hook in self._on_connect_hooks:
