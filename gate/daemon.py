@@ -109,6 +109,7 @@ class GateDaemon:
             allow_serial_entry=self.g.allow_serial_entry,
             clock=self.clock,
             retry_s=max(self.g.probe_s * 5, 2.0),
+            on_down=self.refresher.hint,
         )
         self.provider: CheckProvider = provider or self.fallback
         if mqtt is None:

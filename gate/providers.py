@@ -196,7 +196,9 @@ class FallbackProvider:
         allow_serial_entry: bool = False,
         clock: Clock | None = None,
         retry_s: float = 5.0,
+        on_down: Callable[[], None] | None = None,
     ) -> None:
+        self.on_down = on_down
         self.online = online
         self.offline = offline
         self.allow_serial_entry = allow_serial_entry
@@ -241,6 +243,8 @@ class FallbackProvider:
             self.hub_state(False)
             with self._lock:
                 self._down_since = self.clock.monotonic()
+            if self.on_down is not None:
+                self.on_down()  # start probing now, not at the next periodic refresh
             return self.offline.check(req)
         self.hub_state(True)
         return decision

@@ -195,6 +195,7 @@ def gate_toml(
     trace: Any,
     extra_scanners: str = "",
     gate_extra: str = "",
+    refresh_s: float = 0.5,
 ) -> Any:
     """A gate config for a simulated gate: stdin scanner, mock pins with a trace file."""
     path.write_text(
@@ -212,7 +213,7 @@ hub_url = "{hub_url}"
 hub_token = "{token}"
 budget_ms = 250
 debounce_s = 0.5
-replica_refresh_s = 0.5
+replica_refresh_s = {refresh_s}
 probe_s = 0.2
 telemetry_s = 1.0
 annul_timeout_s = 2.0
