@@ -88,7 +88,7 @@ def test_kill_9_at_each_point_online(broker, hub, watch, tmp_path: Path) -> None
         # Restart without the fault: what nobody used is annulled, events handed exactly once.
         again = GateProc(cfg, tmp_path)
         try:
-            wait_for(lambda: hub.code(issued["ref"])["entries_used"] == 0, 20,
+            wait_for(lambda i=issued: hub.code(i["ref"])["entries_used"] == 0, 20,
                      f"{point}: admission annulled at the hub")
             attempts = hub.code(issued["ref"])["attempts"]
             assert len(attempts) == 1 and attempts[0]["annulled_at"] is not None, attempts
