@@ -56,19 +56,29 @@ def mtools_env() -> dict[str, str]:
     return {**os.environ, "MTOOLS_SKIP_CHECK": "1"}
 
 
-def build_image(path: Path) -> bytes:
-    """An MBR disk image: FAT16 boot partition with a config.txt, then a random 'root' partition.
+def build_image(path: Path, label: str = "dos") -> bytes:
+    """A disk image: FAT16 boot partition with a config.txt, then a random 'root' partition.
+
+    ``label`` is sfdisk's: ``dos`` (MBR, as Raspberry Pi OS) or ``gpt``.
 
     Returns the image bytes (small enough to hold in a test).
     """
     need("sfdisk", "mkfs.fat", "mcopy")
     with open(path, "wb") as f:
         f.truncate(IMAGE_BYTES)
-    table = (
-        "label: dos\n"
-        f"start={BOOT_START}, size={BOOT_SECTORS}, type=c, bootable\n"
-        f"start={ROOT_START}, type=83\n"
-    )
+    if label == "gpt":
+        table = (
+            "label: gpt\n"
+            f"start={BOOT_START}, size={BOOT_SECTORS}, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\n"
+            f"start={ROOT_START}, size={ROOT_BYTES // SECTOR - 40}, "
+            "type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n"
+        )
+    else:
+        table = (
+            "label: dos\n"
+            f"start={BOOT_START}, size={BOOT_SECTORS}, type=c, bootable\n"
+            f"start={ROOT_START}, type=83\n"
+        )
     subprocess.run(["sfdisk", "-q", str(path)], input=table.encode(), check=True)
     subprocess.run(
         ["mkfs.fat", "-F", "16", "-s", "1", "-n", "BOOTFS", "--offset", str(BOOT_START),
@@ -82,7 +92,8 @@ def build_image(path: Path) -> bytes:
     cfg.unlink()
     with open(path, "r+b") as f:
         f.seek(ROOT_START * SECTOR)
-        f.write(os.urandom(ROOT_BYTES))
+        # GPT keeps its backup table in the last 33 sectors: leave them alone
+        f.write(os.urandom(ROOT_BYTES - (40 * SECTOR if label == "gpt" else 0)))
     return path.read_bytes()
 
 

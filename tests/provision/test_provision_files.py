@@ -281,3 +281,17 @@ def test_install_script_writes_what_cloud_init_writes(gate_inv: Path, tmp_path: 
         assert written.read_text() == f["content"], f["path"]
         assert oct(_mode(written))[2:].zfill(4) == f["permissions"]
     assert (root / "etc/venue/secrets/client.key").read_text().startswith("-----BEGIN PRIVATE")
+
+
+def test_cli_output_holds_no_secret(tmp_path: Path, psk_file: Path) -> None:
+    inv = tmp_path / "inv"
+    outputs = [venue(*provision_args(inv, "gate", "g1", "--wifi-ssid", "N",
+                                     "--wifi-psk-file", str(psk_file), "--tls"))]
+    secrets = tomllib.loads((inv / "secrets.toml").read_text())
+    outputs.append(venue("provision", "--list", "--out", str(inv)))
+    outputs.append(venue("provision", "--revoke", "g1", "--out", str(inv)))
+    text = "".join(r.out + r.err for r in outputs)
+    assert "provisioned gate s1/g1" in text and "revoked g1" in text
+    for value in secrets["devices"]["g1"].values():
+        assert value.strip().splitlines()[-2 if "BEGIN" in value else 0] not in text
+    assert "correct horse" not in text

@@ -242,3 +242,18 @@ def test_mtools_missing_is_a_clear_error(tmp_path: Path, image: tuple[Path, byte
                 "--quiet")
     assert res.code == 1 and "install mtools" in res.err
     assert not target.exists()
+
+
+def test_gpt_image_boot_partition_is_found(tmp_path: Path, boot_dirs: dict[str, Path]) -> None:
+    raw = tmp_path / "gpt.img"
+    original = build_image(raw, label="gpt")
+    part = boot_partition(raw)
+    assert (part.index, part.offset) == (1, BOOT_OFFSET)
+    target = tmp_path / "card.img"
+    res = venue("flash", str(compress(raw, "gz")), str(target), "--device-dir",
+                str(boot_dirs["beacon"]), "--quiet")
+    assert res.code == 0, res.err
+    written = target.read_bytes()
+    assert written[BOOT_END:] == original[BOOT_END:]
+    user_data = (boot_dirs["beacon"] / "user-data").read_bytes()
+    assert mtype(target, BOOT_OFFSET, "user-data") == user_data
