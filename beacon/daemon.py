@@ -20,6 +20,7 @@ Privacy: events carry the rotating (major, minor) pair and never the phone's Blu
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 import uuid
@@ -94,6 +95,7 @@ class BeaconDaemon:
         self.adapter = adapter or BluezAdapterControl()
         self.notifier = notifier or SdNotifier()
         self.counts = dict.fromkeys(COUNTERS, 0)
+        self.ticks = 0
         self.backend: ScannerBackend | None = None
         self.scanning = False
         self._level = 0  # watchdog ladder step
@@ -122,7 +124,7 @@ class BeaconDaemon:
             self._deaf = False
             self.tracker.resume(now)
         try:
-            md = adv.manufacturer_data
+            md = getattr(adv, "manufacturer_data", None)
             b = parse(md)
             if b is None:
                 self._classify(md)
@@ -132,7 +134,7 @@ class BeaconDaemon:
             if idx is None:
                 counts["other_uuid"] += 1
                 return
-            rssi = adv.rssi
+            rssi = getattr(adv, "rssi", None)
             if rssi.__class__ is not int or not -127 <= rssi <= 20:
                 self._malformed("rssi out of range or not an int")
                 return
@@ -235,9 +237,6 @@ class BeaconDaemon:
 
     async def _watchdog(self, now: float) -> None:
         silent = now - self._last_advert
-        if silent >= self.cfg.deaf_after_s and not self._deaf:
-            self._deaf = True
-            self.tracker.suspend(self._last_advert)
         if silent < self.cfg.watchdog_s:
             if self._level:
                 log.info("advertisements again after %d watchdog step(s)", self._level)
@@ -271,7 +270,11 @@ class BeaconDaemon:
 
     async def tick(self) -> None:
         """Timeouts, watchdog, telemetry, systemd ping: called every ``tick_s`` by :meth:`run`."""
+        self.ticks += 1
         now = self.clock.monotonic()
+        if not self._deaf and now - self._last_advert >= self.cfg.deaf_after_s:
+            self._deaf = True  # before deciding exits: silence is not absence
+            self.tracker.suspend(self._last_advert)
         exits = self.tracker.tick(now)
         if exits:
             self._emit(exits, now)
@@ -364,6 +367,7 @@ class BeaconDaemon:
         """Ask :meth:`run` to finish and wait for it."""
         loop, event = self._loop, self._stop_event
         if loop is not None and event is not None:
-            loop.call_soon_threadsafe(event.set)
+            with contextlib.suppress(RuntimeError):  # already stopped: the loop is closed
+                loop.call_soon_threadsafe(event.set)
         if self._thread is not None:
             self._thread.join(timeout)
