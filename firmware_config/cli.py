@@ -36,7 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     dev.add_argument("--tls", action="store_true", help="issue a TLS client cert from the venue CA")
     dev.add_argument("--scanner", default="camera", help=f"gate: {', '.join(SCANNERS)}")
     dev.add_argument("--rotate", type=int, default=0, help="kiosk display rotation (degrees)")
-    dev.add_argument("--package", default="venue", help="pip requirement installed on the device")
+    dev.add_argument("--package", default="venue",
+                     help="pip requirement installed on the device (default: venue)")
+    dev.add_argument("--wheel", metavar="FILE",
+                     help="a built venue wheel, carried on the card and installed instead")
     dev.add_argument("--force", action="store_true", help="replace an active device's credentials")
     first = parser.add_argument_group("first boot")
     first.add_argument("--wifi-ssid", metavar="SSID")
@@ -108,6 +111,7 @@ def request_from_args(args: argparse.Namespace) -> ProvisionRequest:
         tls=args.tls,
         scanner=args.scanner,
         package=args.package,
+        wheel=Path(args.wheel) if args.wheel else None,
         rotate=args.rotate,
         force=args.force,
     )

@@ -64,7 +64,9 @@ class FirstBoot:
     wifi_psk_hex: str | None = None
     wifi_country: str = "GB"
     package: str = "venue"
-    """A pip requirement (``venue``, ``venue==0.1.0``) or a wheel path on the device."""
+    """A pip requirement (``venue``, ``venue==0.1.0``), used when no wheel travels on the card."""
+    wheel: str | None = None
+    """File name of a venue wheel copied to the boot partition; installed instead of ``package``."""
     rotate: int = 0
     broker_files: dict[str, str] = field(default_factory=dict)
     """For a hub: Mosquitto files to install (path on the device → content)."""
@@ -103,6 +105,19 @@ def install_files(fb: FirstBoot) -> list[InstallFile]:
     return files
 
 
+def _pip_install(fb: FirstBoot, extras: str) -> tuple[str, ...]:
+    pip = f"{INSTALL_PREFIX}/bin/pip"
+    if not fb.wheel:
+        return (pip, "install", "--upgrade", f"{fb.package}[{extras}]")
+    # The boot partition is /boot/firmware on Bookworm and later, /boot before.
+    script = (
+        f'for d in /boot/firmware /boot; do if [ -f "$d/{fb.wheel}" ]; then '
+        f'exec {pip} install --upgrade "$d/{fb.wheel}[{extras}]"; fi; done; '
+        f'echo "venue: {fb.wheel} is not on the boot partition" >&2; exit 1'
+    )
+    return ("sh", "-c", script)
+
+
 def install_commands(fb: FirstBoot) -> list[tuple[str, ...]]:
     """After the files: the venv with the role's extras, then the unit enabled and started."""
     extras = "hub,monitor" if fb.role == "hub" else fb.role
@@ -110,7 +125,7 @@ def install_commands(fb: FirstBoot) -> list[tuple[str, ...]]:
     site_packages = ("--system-site-packages",) if fb.role == "gate" else ()
     cmds: list[tuple[str, ...]] = [
         ("python3", "-m", "venv", *site_packages, INSTALL_PREFIX),
-        (f"{INSTALL_PREFIX}/bin/pip", "install", "--upgrade", f"{fb.package}[{extras}]"),
+        _pip_install(fb, extras),
         ("chown", "root:venue", "/etc/venue/secrets"),
         ("chmod", "0750", "/etc/venue/secrets"),
         ("systemctl", "daemon-reload"),

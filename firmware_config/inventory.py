@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
@@ -184,10 +185,6 @@ class Inventory:
             record = replace(record, revoked_at=now.isoformat(timespec="seconds"))
             self.save_record(record)
         self.set_device_secrets(device_id, None)
-        boot = self.boot_dir(device_id)
-        if boot.is_dir():
-            for p in sorted(boot.rglob("*"), reverse=True):
-                p.rmdir() if p.is_dir() else p.unlink()
-            boot.rmdir()
+        shutil.rmtree(self.boot_dir(device_id), ignore_errors=True)
         self.regenerate()
         return record

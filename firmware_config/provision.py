@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ class ProvisionRequest:
     tls: bool = False
     scanner: str = "camera"
     package: str = "venue"
+    wheel: Path | None = None
+    """A built venue wheel to put on the card and install, instead of ``package`` from an index."""
     rotate: int = 0
     force: bool = False
 
@@ -72,6 +75,11 @@ class ProvisionRequest:
             raise UsageError("--wifi-country: two capital letters (ISO 3166), e.g. GB")
         if self.rotate not in (0, 90, 180, 270):
             raise UsageError("--rotate: one of 0, 90, 180, 270")
+        if self.wheel is not None:
+            if not self.wheel.is_file():
+                raise UsageError(f"--wheel {self.wheel}: file not found")
+            if not re.fullmatch(r"venue-[^-]+-.+\.whl", self.wheel.name):
+                raise UsageError(f"--wheel {self.wheel}: not a venue wheel (venue-VERSION-...whl)")
 
 
 @dataclass(frozen=True)
@@ -218,6 +226,7 @@ def provision(
         wifi_psk_hex=psk_hex,
         wifi_country=req.wifi_country,
         package=req.package,
+        wheel=req.wheel.name if req.wheel else None,
         rotate=req.rotate,
         broker_files=broker_files,
     )
@@ -227,9 +236,13 @@ def provision(
     files = firstboot.render_all(fb)
     for name, text in files.items():
         write_text(boot / name, text, mode=0o600)
-    for stale in set(p.name for p in boot.iterdir()) - set(files):
+    names = set(files)
+    if req.wheel:
+        shutil.copyfile(req.wheel, boot / req.wheel.name)
+        names.add(req.wheel.name)
+    for stale in {p.name for p in boot.iterdir()} - names:
         (boot / stale).unlink()
-    return Provisioned(record, config_path, config_class, boot, tuple(sorted(files)))
+    return Provisioned(record, config_path, config_class, boot, tuple(sorted(names)))
 
 
 def _venue_ca(inventory: Inventory, site: str, clock: Clock) -> pki.Issued:

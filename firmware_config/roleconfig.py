@@ -128,5 +128,9 @@ def write_role_config(spec: RoleConfigInput, path: Path) -> tuple[str, str]:
         )
     text = to_toml(data, header=header)
     write_text(path, text)
-    load_config(cls or BaseConfig, path, env={})
+    try:
+        load_config(cls or BaseConfig, path, env={})
+    except Exception:
+        path.unlink()  # never leave a config that does not load where a technician would use it
+        raise
     return text, (cls or BaseConfig).__name__

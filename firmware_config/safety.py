@@ -153,8 +153,7 @@ def _check_file(target: Path, real: Path, view: SystemView) -> Target:
         raise FlashError(f"{target}: no such block device (is the card inserted?)")
     for loop, backing in view.loop_backing().items():
         if backing == str(real):
-            raise FlashError(f"{target}: is attached to /dev/{loop}; detach it first")
-    for src, mountpoint in view.mounts():
-        if src in view.loop_backing() and view.loop_backing()[src] == str(real):
-            raise FlashError(f"{target}: is mounted at {mountpoint}")
+            mounted = [m for src, m in view.mounts() if src == loop]
+            where = f", mounted at {mounted[0]}" if mounted else ""
+            raise FlashError(f"{target}: is attached to /dev/{loop}{where}; detach it first")
     return Target(target, False)

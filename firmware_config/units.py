@@ -93,7 +93,6 @@ def render_unit(role: str) -> str:
         "# `python -m firmware_config.units systemd/`.",
         "[Unit]",
         f"Description={u.description}",
-        "Documentation=file:///opt/venue/share/doc/provisioning.md",
         f"Wants={wants}",
         f"After={' '.join(u.after)}",
         "StartLimitIntervalSec=300",

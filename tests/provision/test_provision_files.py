@@ -295,3 +295,26 @@ def test_cli_output_holds_no_secret(tmp_path: Path, psk_file: Path) -> None:
     for value in secrets["devices"]["g1"].values():
         assert value.strip().splitlines()[-2 if "BEGIN" in value else 0] not in text
     assert "correct horse" not in text
+
+
+def test_wheel_travels_on_the_card(tmp_path: Path) -> None:
+    import zipfile
+
+    wheel = tmp_path / "venue-0.1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("venue/__init__.py", "")
+    inv = tmp_path / "inv"
+    res = venue(*provision_args(inv, "gate", "g1", "--wheel", str(wheel)))
+    assert res.code == 0, res.err
+    boot = inv / "devices" / "g1" / "boot"
+    assert (boot / wheel.name).read_bytes() == wheel.read_bytes()
+    ud = yaml.safe_load((boot / "user-data").read_text())
+    pip = next(c for c in ud["runcmd"] if "pip" in " ".join(c))
+    assert pip[:2] == ["sh", "-c"] and f'"$d/{wheel.name}[gate]"' in pip[2]
+    assert "/boot/firmware /boot" in pip[2]
+    assert subprocess.run(["sh", "-n", "-c", pip[2]]).returncode == 0
+    assert "venue[gate]" not in (boot / "user-data").read_text()  # not from an index
+    bad = tmp_path / "other.zip"
+    bad.write_bytes(b"")
+    res = venue(*provision_args(inv, "gate", "g2", "--wheel", str(bad)))
+    assert res.code == 2 and "not a venue wheel" in res.err
