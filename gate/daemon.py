@@ -110,6 +110,7 @@ class GateDaemon:
             clock=self.clock,
             retry_s=max(self.g.probe_s * 5, 2.0),
             on_down=self.refresher.hint,
+            before_ask=self._intent,
         )
         self.provider: CheckProvider = provider or self.fallback
         if mqtt is None:
@@ -140,6 +141,7 @@ class GateDaemon:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.idle = threading.Event()
+        self._source = "stdin"
 
     def _decoder(self) -> Any:
         if not any(s.kind in ("camera", "usb-camera", "folder") for s in self.cfg.scanners):
@@ -251,7 +253,7 @@ class GateDaemon:
         if self.mode == "locked":
             decision = reject(Reason.ERROR, offline=False)
         else:
-            self.journal.intent(nonce, rfc3339(scan.at), scan.source, direction)
+            self._source = scan.source
             decision = self.provider.check(CheckRequest(scan.text, direction, nonce, scan.at))
         latency_ms = (self.clock.monotonic() - scan.mono) * 1000.0
         return self._act(scan, nonce, direction, decision, latency_ms)
@@ -303,6 +305,10 @@ class GateDaemon:
             latency_ms,
         )
         return entry
+
+    def _intent(self, req: CheckRequest) -> None:
+        """Before the hub is asked: note the nonce (see :meth:`gate.journal.Journal.intent`)."""
+        self.journal.intent(req.nonce, rfc3339(req.scanned_at), self._source, req.direction)
 
     def _count(self, d: Decision) -> None:
         self.counts["scans"] += 1

@@ -197,8 +197,10 @@ class FallbackProvider:
         clock: Clock | None = None,
         retry_s: float = 5.0,
         on_down: Callable[[], None] | None = None,
+        before_ask: Callable[[CheckRequest], None] | None = None,
     ) -> None:
         self.on_down = on_down
+        self.before_ask = before_ask
         self.online = online
         self.offline = offline
         self.allow_serial_entry = allow_serial_entry
@@ -235,6 +237,8 @@ class FallbackProvider:
         # probe is slow to notice that it is back.
         if down is not None and self.clock.monotonic() - down < self.retry_s:
             return self.offline.check(req)
+        if self.before_ask is not None:
+            self.before_ask(req)  # e.g. note the nonce, so a crash can annul it at the hub
         try:
             decision = self.online.check(req)
         except HubUnavailable as exc:
