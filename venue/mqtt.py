@@ -491,6 +491,11 @@ class MqttLink:
 
     def _hand_over(self, item: OutboxItem) -> int | None:
         info = self._client.publish(item.topic, item.payload, qos=item.qos, retain=item.retain)
+        kept = info.rc == paho.MQTT_ERR_NO_CONN and item.qos > 0  # paho resends these itself
+        if info.rc != paho.MQTT_ERR_SUCCESS and not kept:
+            # paho did not take it (connection just dropped for QoS 0, message id still in use):
+            # the sender logs this, waits and hands the same item over again.
+            raise RuntimeError(f"paho refused seq {item.seq}: {paho.error_string(info.rc)}")
         return None if item.qos == 0 else int(info.mid)
 
     def _reply(self, result: CommandResult) -> None:
