@@ -338,8 +338,9 @@ def test_malformed_command_is_counted_logged_and_link_keeps_running(
 
 
 def test_subscribe_counts_bad_payloads_and_handler_errors(
-    broker: Any, links: Any, collectors: Any
+    broker: Any, links: Any, collectors: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.WARNING, logger="venue.mqtt")
     hub = links(broker.url, ref=DeviceRef("s1", "hub", "h1"))
     seen: list[str] = []
 
@@ -356,6 +357,10 @@ def test_subscribe_counts_bad_payloads_and_handler_errors(
         pub.publish(GATE.event("gate.scan"), payload)
     wait_for(lambda: seen == ["gate.scan"], what="valid event after bad ones")
     assert hub.stats()["malformed"] == 1 and hub.stats()["handler_errors"] == 1
+    warned = [r for r in caplog.records if "malformed payload" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelno == logging.WARNING
+    assert "not_json" in warned[0].getMessage()
+    assert any("RuntimeError: bug" in (r.exc_text or "") for r in caplog.records)
 
 
 def test_shared_subscription_splits_events_between_hub_replicas(
