@@ -87,12 +87,26 @@ class InstallFile:
     mode: str = "0644"
 
 
+ROTATION_DROPIN = "/etc/systemd/system/venue-kiosk.service.d/rotation.conf"
+
+
+def rotation_dropin(degrees: int) -> str:
+    """The kiosk's rotation, applied by Kivy to drawing and touches alike.
+
+    The firmware's ``display_rotate``/``lcd_rotate`` are ignored under KMS (the default driver
+    since Bullseye), and rotating in the app works the same on HDMI and DSI screens.
+    """
+    return f"[Service]\nEnvironment=KCFG_GRAPHICS_ROTATION={degrees}\n"
+
+
 def install_files(fb: FirstBoot) -> list[InstallFile]:
     """Config, unit, certificates and secrets, as cloud-init and ``venue-install.sh`` write them."""
     files = [
         InstallFile(f"/etc/venue/{fb.role}.toml", fb.config_text),
         InstallFile(f"/etc/systemd/system/{unit_name(fb.role)}", render_unit(fb.role)),
     ]
+    if fb.role == "kiosk" and fb.rotate:
+        files.append(InstallFile(ROTATION_DROPIN, rotation_dropin(fb.rotate)))
     files += [InstallFile(f"/etc/venue/{n}", c) for n, c in sorted(fb.public_files.items())]
     files += [
         InstallFile(f"/etc/venue/secrets/{n}", c, "root:venue", "0640")
@@ -265,8 +279,8 @@ def config_txt(fb: FirstBoot) -> str:
             "display_auto_detect=1",
             "dtoverlay=vc4-kms-v3d",
             "disable_splash=1",
-            f"display_rotate={fb.rotate // 90}",
-            f"lcd_rotate={fb.rotate // 90}",
+            f"# rotation {fb.rotate} degrees is applied by the kiosk app (KCFG_GRAPHICS_ROTATION),",
+            "# not here: KMS ignores display_rotate/lcd_rotate.",
         ]
     elif fb.role == "beacon":
         lines += ["camera_auto_detect=0", "# keep Bluetooth on the full UART", "enable_uart=0"]

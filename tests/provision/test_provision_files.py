@@ -196,7 +196,10 @@ def test_other_roles_config_is_valid(tmp_path: Path, role: str) -> None:
     assert cfg.mqtt.username == f"s1.{role}.{role}1"  # type: ignore[attr-defined]
     fragment = (inv / "devices" / f"{role}1" / "boot" / "venue-config.txt").read_text()
     if role == "kiosk":
-        assert "display_rotate=2" in fragment
+        assert "dtoverlay=vc4-kms-v3d" in fragment and "\ndisplay_rotate=" not in fragment
+        ud = yaml.safe_load((inv / "devices" / "kiosk1" / "boot" / "user-data").read_text())
+        dropin = next(f for f in ud["write_files"] if f["path"].endswith("rotation.conf"))
+        assert "KCFG_GRAPHICS_ROTATION=180" in dropin["content"]
     assert "gpio=17" not in fragment
 
 

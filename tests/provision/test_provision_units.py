@@ -84,3 +84,20 @@ def test_systemd_analyze_verify_is_not_a_rubber_stamp(fake_root: Path) -> None:
     unit.write_text(render_unit("gate").replace("ProtectSystem=", "ProtectSytem="))
     res = _verify(fake_root, unit)
     assert "Unknown key" in res.stdout + res.stderr
+
+
+def test_kiosk_rotation_dropin_verifies(fake_root: Path) -> None:
+    from firmware_config.firstboot import ROTATION_DROPIN, rotation_dropin
+
+    unit = fake_root / "etc/systemd/system" / unit_name("kiosk")
+    unit.write_text(render_unit("kiosk"))
+    dropin = fake_root / ROTATION_DROPIN.lstrip("/")
+    dropin.parent.mkdir(parents=True, exist_ok=True)
+    dropin.write_text(rotation_dropin(90))
+    try:
+        res = _verify(fake_root, unit)
+        assert res.returncode == 0 and res.stdout + res.stderr == "", res.stdout + res.stderr
+        dropin.write_text(rotation_dropin(90).replace("Environment", "Enviroment"))
+        assert "Unknown key" in _verify(fake_root, unit).stderr  # the drop-in is read
+    finally:
+        dropin.unlink()
