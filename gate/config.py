@@ -98,7 +98,9 @@ class ScannerSection:
     keymap: Literal["us", "de", "fr"] = "us"
     enter: bool = True
 
-    def validate(self) -> None:
+    def check(self) -> None:
+        """Called by :meth:`GateConfig.validate` (a union-typed section cannot validate itself
+        without its message being lost in the union's fallback)."""
         if self.kind == "serial" and not self.port:
             raise ConfigError("scanner.port: required for a serial scanner")
         if self.kind in ("folder", "wedge") and not self.path:
@@ -153,6 +155,12 @@ class GateConfig(BaseConfig):
     scanner: ScannerSection | list[ScannerSection] = field(default_factory=ScannerSection)
     decoder: DecoderSection = field(default_factory=DecoderSection)
     io: IoSection = field(default_factory=IoSection)
+
+    def validate(self) -> None:
+        if not self.scanners:
+            raise ConfigError("scanner: configure at least one scanner")
+        for s in self.scanners:
+            s.check()
 
     @property
     def scanners(self) -> list[ScannerSection]:
