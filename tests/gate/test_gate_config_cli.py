@@ -29,13 +29,13 @@ def test_single_scanner_table_and_typos(tmp_path: Path) -> None:
     cfg = load_config(GateConfig, p, env={})
     assert [s.kind for s in cfg.scanners] == ["stdin"] and cfg.io.relay_pin == 5
     p.write_text("[io]\nrelay_pinn = 5\n")
-    with pytest.raises(ConfigError, match="io.relay_pinn: unknown key"):
+    with pytest.raises(ConfigError, match=r"io\.relay_pinn: unknown key"):
         load_config(GateConfig, p, env={})
     p.write_text('[scanner]\nkind = "serial"\n')
-    with pytest.raises(ConfigError, match="scanner.port"):
+    with pytest.raises(ConfigError, match=r"scanner\.port"):
         load_config(GateConfig, p, env={})
     p.write_text("[decoder]\nroi = [0.5, 0.5, 2.0, 0.1]\n")
-    with pytest.raises(ConfigError, match="decoder.roi"):
+    with pytest.raises(ConfigError, match=r"decoder\.roi"):
         load_config(GateConfig, p, env={})
     cfg = load_config(GateConfig, None, env={"VENUE_GATE__BUDGET_MS": "400"})
     assert cfg.gate.budget_ms == 400
