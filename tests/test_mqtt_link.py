@@ -487,3 +487,23 @@ def test_observer_watches_and_commands_without_a_status_of_its_own(
     topics = {m.topic for m in everything.all()}
     assert topics == {GATE.status(), GATE.cmd("open"), GATE.cmd_result()}  # nothing of its own
     assert obs.client_id.startswith("observer-")
+
+
+def test_fake_clock_stamps_events_and_does_not_stall_waits(
+    broker: Any, links: Any, collectors: Any
+) -> None:
+    from venue.clock import FakeClock
+
+    clock = FakeClock()
+    col = collectors(broker.port, GATE.event("gate.scan"))
+    link = links(broker.url, clock=clock)
+    assert link.wait_subscribed(10)
+    event = link.publish_event("gate.scan", {})
+    assert event.ts == "2026-01-01T12:00:00.000Z"
+    assert link.wait_drained(10)
+    assert Event.decode(wait_for(lambda: col.all(), what="event")[0].payload).ts == event.ts
+    broker.stop()
+    wait_for(lambda: not link.connected, what="disconnect")
+    link.publish_event("gate.scan", {})
+    assert not link.wait_drained(0.2)  # returns on the real clock although fake time stands still
+    assert not link.wait_subscribed(0.2)

@@ -77,7 +77,7 @@ class MqttLink:
         outbox: Durable queue for events; ``None`` means an in-memory one (not durable: events
             queued while offline are lost if the process dies).
         version: Software version reported in ``status``.
-        clock: Time for event timestamps and ``started_at``.
+        clock: Time for event timestamps and ``started_at``; waits always use real time.
         client_factory: Builds the paho client (same keywords as ``paho.mqtt.client.Client``).
         status_extra: Extra fields for the ``online`` status, called on every connect.
         manual_ack: Inbound QoS 1 messages are acked only by :meth:`InboundMessage.ack`.
@@ -251,9 +251,9 @@ class MqttLink:
         Items stay in the outbox until their PUBACK, so an empty outbox also means nothing is in
         flight.
         """
-        deadline = self.clock.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # real waiting, even with a fake clock
         while self.outbox.depth() > 0:
-            if self.clock.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
                 return False
             self._sender.wake()
             time.sleep(0.01)
@@ -363,10 +363,10 @@ class MqttLink:
 
     def wait_subscribed(self, timeout: float) -> bool:
         """Block until connected and every subscription is SUBACKed; True when so."""
-        deadline = self.clock.monotonic() + timeout
+        deadline = time.monotonic() + timeout  # real waiting, even with a fake clock
         if not self._connected.wait(timeout):
             return False
-        return self._subscribed.wait(max(0.0, deadline - self.clock.monotonic()))
+        return self._subscribed.wait(max(0.0, deadline - time.monotonic()))
 
     def _track_subscribe(self, rc_mid: tuple[Any, int | None]) -> None:
         """Note a SUBSCRIBE awaiting its SUBACK; called with ``self._lock`` held, so that
