@@ -99,18 +99,19 @@ class Demo:
         return child
 
     def shutdown(self) -> None:
+        """Stop children newest first, each before the next, so devices say goodbye to a broker
+        that is still there and the hub sees their last events."""
         for child in reversed(self.children):
             if child.proc.poll() is None:
                 with contextlib.suppress(OSError):
                     if child.proc.stdin:
                         child.proc.stdin.close()
                 child.proc.send_signal(signal.SIGTERM)
-        for child in reversed(self.children):
-            try:
-                child.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                child.proc.kill()
-                child.proc.wait(5)
+                try:
+                    child.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    child.proc.kill()
+                    child.proc.wait(5)
             child.log.close()
 
 
@@ -127,8 +128,7 @@ def start_broker(demo: Demo) -> int:
     conf.write_text(
         f"listener {port} 127.0.0.1\n"
         "allow_anonymous true\n"
-        "persistence true\n"
-        f"persistence_location {demo.data}/\n"
+        "persistence false\n"
     )
     child = demo.spawn("mosquitto", [exe, "-c", str(conf)])
     wait_for(lambda: port_open(port), "mosquitto", proc=child.proc)
@@ -151,9 +151,14 @@ def start_hub(demo: Demo, mqtt_url: str) -> str:
         "hub",
         venue_cmd(
             "hub", "--db", f"sqlite:///{demo.data / 'hub.sqlite'}", "--listen",
-            f"127.0.0.1:{port}", "--mqtt", mqtt_url, "--site", SITE,
+            f"127.0.0.1:{port}", "--mqtt", mqtt_url,
         ),
-        env={"VENUE_ADMIN_TOKEN": admin_token(demo.data)},
+        env={
+            "VENUE_ADMIN_TOKEN": admin_token(demo.data),
+            "VENUE_DEVICE__SITE": SITE,
+            "VENUE_DEVICE__ID": "hub",
+            "VENUE_DEVICE__DATA_DIR": str(demo.data / "hub"),
+        },
     )
     wait_for(lambda: requests.get(f"{url}/openapi.json", timeout=1).ok, "hub", proc=child.proc)
     (demo.data / "hub.url").write_text(url + "\n")
@@ -202,7 +207,7 @@ def gate_config(data: Path, name: str, hub: str, token: str, mqtt_url: str) -> P
         f'[mqtt]\nurl = "{mqtt_url}"\n\n'
         f'[gate]\nhub_url = "{hub}"\nhub_token_file = "{token_file}"\n\n'
         '[scanner]\nkind = "stdin"\n\n'
-        f'[io]\npin_factory = "mock"\nrotation_pin = -1\nmock_trace = "{data / name}.pins"\n'
+        f'[io]\npin_factory = "mock"\nmock_trace = "{data / name}.pins"\n'
     )
     return conf
 
@@ -270,7 +275,7 @@ def run(args: argparse.Namespace) -> int:
             f"  hub      {hub}  (API docs: {hub}/docs, admin token in {data / 'admin.token'})\n"
             f"  gates    {', '.join(g.name for g in gates)} (stdin scanners, mock pins)\n"
             f"  logs     {data / 'logs'}\n"
-            f"  watch    mosquitto_sub -p {port} -t 'venue/v1/#' -v\n"
+            f"  watch    venue monitor --mqtt {mqtt_url}   (or: venue cmd gate-1 open)\n"
             "Ctrl-C stops everything; the data stays for the next run.",
             flush=True,
         )

@@ -1,0 +1,54 @@
+"""`venue demo --headless`: the whole venue comes up, visitors are admitted, every device online."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+
+def venue(*args: str) -> list[str]:
+    return [sys.executable, "-m", "venue.cli", *args]
+
+
+@pytest.mark.slow
+def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    proc = subprocess.Popen(
+        venue("demo", "--headless", "--data-dir", str(data), "--visitors-per-minute", "240"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        snap: dict = {}
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
+            if (data / "broker.url").exists() and (data / "seed.json").exists():
+                url = (data / "broker.url").read_text().strip()
+                out = subprocess.run(
+                    venue("monitor", "--mqtt", url, "--once", "--json", "--wait", "1"),
+                    capture_output=True, text=True, timeout=30,
+                )
+                if out.returncode == 0:
+                    snap = json.loads(out.stdout)
+                    gates = [d for d in snap["devices"] if d["role"] == "gate"]
+                    if len(gates) == 2 and all(g["admits"] > 0 for g in gates):
+                        break
+            time.sleep(1)
+        devices = {d["device"]: d for d in snap.get("devices", [])}
+        assert {"hub", "gate-1", "gate-2"} <= set(devices), snap
+        assert all(devices[n]["state"] == "online" for n in ("hub", "gate-1", "gate-2"))
+        assert devices["gate-1"]["admits"] > 0 and devices["gate-2"]["admits"] > 0
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    assert proc.returncode == 0
+    # The data stays for the next run, and the next run reuses the seed.
+    seed = json.loads((data / "seed.json").read_text())
+    assert len(seed["codes"]) == 500
+    assert (data / "hub.sqlite").exists()
