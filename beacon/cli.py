@@ -16,7 +16,6 @@ import contextlib
 import hashlib
 import hmac
 import json
-import logging
 import os
 import signal
 import sys
@@ -33,6 +32,7 @@ from beacon.simulate import Sighting, read_recording
 from venue.beacon_ids import beacon_pair, utc_day
 from venue.clock import SYSTEM_CLOCK
 from venue.config import load_config
+from venue.runtime import setup_logging
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 LISTEN_MAX_PHONES = 2000
@@ -75,11 +75,7 @@ def _config(args: argparse.Namespace) -> BeaconConfig:
 
 
 def _setup_logging(cfg: BeaconConfig) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.log.level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(cfg.log.level, cfg.log.format)
 
 
 def run(args: argparse.Namespace) -> int:

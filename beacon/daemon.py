@@ -26,12 +26,11 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from beacon.config import BeaconConfig
 from beacon.filter import distance_m
 from beacon.ibeacon import APPLE, FRAME_LENGTH, parse
-from beacon.notify import Notifier, SdNotifier
 from beacon.scanner import (
     AdapterControl,
     BackendFactory,
@@ -41,9 +40,11 @@ from beacon.scanner import (
 )
 from beacon.tracker import ENTER, Tracker, Transition
 from venue.clock import SYSTEM_CLOCK, Clock
+from venue.health import Health
 from venue.messages import rfc3339
 from venue.mqtt import MqttLink
 from venue.outbox import Outbox
+from venue.runtime import SystemdNotifier
 from venue.topics import DeviceRef
 
 log = logging.getLogger(__name__)
@@ -55,6 +56,14 @@ COUNTERS = (
 )
 
 
+class Notifier(Protocol):
+    """Tells the service manager how we are doing, like :class:`venue.runtime.SystemdNotifier`."""
+
+    def notify(self, *assignments: str) -> bool:
+        """Send ``KEY=VALUE`` lines such as ``WATCHDOG=1``; never raise."""
+        ...
+
+
 class BeaconDaemon:
     """One scanner's presence service.
 
@@ -64,7 +73,8 @@ class BeaconDaemon:
         link: The MQTT link (default: one built from the config with a durable outbox).
         clock: Time for the tracker, watchdog and event timestamps.
         adapter: Power-cycles the Bluetooth adapter (default: BlueZ over D-Bus).
-        notifier: systemd notifications (default: ``$NOTIFY_SOCKET``).
+        notifier: systemd notifications (default: ``$NOTIFY_SOCKET``). Pings come from the
+            event loop's tick, so a wedged loop stops them as surely as a silent scanner.
     """
 
     def __init__(
@@ -93,7 +103,8 @@ class BeaconDaemon:
             status_extra=self._status_extra,
         )
         self.adapter = adapter or BluezAdapterControl()
-        self.notifier = notifier or SdNotifier()
+        self.notifier: Notifier = notifier or SystemdNotifier()
+        self.health = Health(clock=self.clock)
         self.counts = dict.fromkeys(COUNTERS, 0)
         self.ticks = 0
         self.backend: ScannerBackend | None = None
@@ -292,6 +303,7 @@ class BeaconDaemon:
         now = self.clock.monotonic()
         t0, n0 = self._last_telemetry
         data: dict[str, Any] = dict(self.counts)
+        data.update(self.health.numbers())
         data.update(
             adverts_per_s=round((self.counts["adverts"] - n0) / max(now - t0, 1e-9), 2),
             tracked=len(self.tracker),

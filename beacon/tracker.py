@@ -102,15 +102,16 @@ class TrackerParams:
         self.filter.validate()
 
 
-class _Phone:
-    """Per-phone state; slots keep 10,000 of them to a few megabytes."""
+class _Phone(OneEuro):
+    """Per-phone state: the phone *is* its RSSI filter (one object, no indirection on the hot
+    path), and slots keep 10,000 of them to a few megabytes."""
 
     __slots__ = (
-        "deaf", "f", "last_near", "last_seen", "near_deaf", "near_since", "present", "since", "tx"
+        "deaf", "last_near", "last_seen", "near_deaf", "near_since", "present", "since", "tx"
     )
 
-    def __init__(self, f: OneEuro, now: float, tx: int, deaf: float) -> None:
-        self.f = f
+    def __init__(self, params: FilterParams, rssi: float, now: float, tx: int, deaf: float) -> None:
+        super().__init__(params, rssi, now)
         self.last_seen = now
         self.deaf = deaf  # the tracker's deaf time when last seen
         self.near_deaf = deaf  # ... and when last near
@@ -159,7 +160,7 @@ class Tracker:
     def smoothed(self, key: Hashable) -> float | None:
         """The smoothed RSSI of a tracked phone, or ``None``."""
         p = self._phones.get(key)
-        return None if p is None else p.f.x
+        return None if p is None else p.x
 
     def observe(
         self, key: Hashable, rssi: float, tx_power: int, now: float
@@ -176,7 +177,7 @@ class Tracker:
         if p is None:
             if len(phones) >= self._max:
                 out = self._evict_stalest(now)
-            p = _Phone(OneEuro(self._filter, rssi, now), now, tx_power, self._deaf(now))
+            p = _Phone(self._filter, rssi, now, tx_power, self._deaf(now))
             phones[key] = p
             s = float(rssi)
             gap = 0.0
@@ -184,7 +185,7 @@ class Tracker:
             phones.move_to_end(key)
             deaf = self._deaf_total if self._deaf_since > now else self._deaf(now)
             gap = now - p.last_seen - (deaf - p.deaf)  # listening time since last seen
-            s = p.f.update(rssi, now)
+            s = p.update(rssi, now)
             p.last_seen = now
             p.deaf = deaf
             p.tx = tx_power
@@ -266,7 +267,7 @@ class Tracker:
         self._present.pop(key, None)
         p.present = False
         p.near_since = -math.inf
-        return Transition(EXIT, key, now, p.since, p.last_near - p.since, p.f.x, p.tx, reason)
+        return Transition(EXIT, key, now, p.since, p.last_near - p.since, p.x, p.tx, reason)
 
     def _evict_stalest(self, now: float) -> Sequence[Transition]:
         key, p = self._phones.popitem(last=False)

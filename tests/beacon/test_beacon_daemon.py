@@ -92,9 +92,10 @@ class Pings:
         self.daemon: BeaconDaemon | None = None
         self.sent: list[tuple[str, float]] = []
 
-    def notify(self, state: str) -> None:
+    def notify(self, *assignments: str) -> bool:
         silent = self.clock.monotonic() - self.daemon._last_advert if self.daemon else 0.0
-        self.sent.append((state, silent))
+        self.sent.extend((state, silent) for state in assignments)
+        return True
 
     def watchdogs(self) -> int:
         return sum(1 for s, _ in self.sent if s == "WATCHDOG=1")
