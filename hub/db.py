@@ -71,8 +71,10 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 40) -> Eng
         )
         _sqlite_setup(engine)
         return engine
+    # No pre-ping: it would add a round trip to every redemption; stale connections are
+    # recycled instead, and a failed statement fails only its own request.
     return create_engine(
-        url, pool_size=pool_size, max_overflow=max_overflow, pool_pre_ping=True, pool_timeout=60
+        url, pool_size=pool_size, max_overflow=max_overflow, pool_recycle=1800, pool_timeout=60
     )
 
 

@@ -12,21 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.decision import Direction, TicketState, decide
-from hub.models import Code, Conflict, Redemption, Series
+from hub.models import Conflict
 from hub.redemption import (
     AnnulError,
     RedemptionAnswer,
     RedemptionRequest,
-    _apply,
-    _ticket,
     annul,
-    rules_for,
+    apply_decision,
+    load_ticket,
+    record,
 )
-from hub.redemption import _record as record
+from hub.sql import sql_for
 from venue.clock import Clock
 from venue.reasons import Reason, Result
 
@@ -47,49 +46,45 @@ def apply_offline_admission(
     session: Session, scan: OfflineScan, *, clock: Clock
 ) -> dict[str, Any] | None:
     """Record one offline admission once; return a ``hub.alert`` payload for a conflict."""
-    if session.scalar(select(Redemption.id).where(Redemption.nonce == scan.nonce)) is not None:
-        return None
+    conn = session.connection()
+    x = sql_for(conn)
     now = clock.now()
     req = RedemptionRequest(code="", gate=scan.gate, direction=scan.direction, nonce=scan.nonce,
                             scanned_at=scan.scanned_at, device=scan.gate)
-    row = None
-    if scan.ref:
-        row = session.execute(
-            select(Code, Series).join(Series, Series.id == Code.series_id)
-            .where(Code.ref == scan.ref).with_for_update(of=Code)
-        ).first()
-    if row is None:
+    t = load_ticket(conn, "c.ref = :ref", {"ref": scan.ref}, lock=True) if scan.ref else None
+    # Checked under the ticket's lock: another hub replica applying the same upload has
+    # committed by now, or is still waiting behind us.
+    if x.run(conn, "SELECT id FROM redemptions WHERE nonce = :n", {"n": scan.nonce}).first():
+        return None
+    if t is None:
         answer = RedemptionAnswer(Result.ADMIT, Reason.INVALID, scan.nonce, offline=True,
                                   detail=f"admitted offline; the hub knows no ticket {scan.ref}")
-        record(session, req, answer, None, scan.scanned_at, now, False, False, offline=True)
+        record(conn, req, answer, None, scan.scanned_at, now, offline=True)
         return None
-    code, series = row
-    rules = rules_for(series, code, (None, None))
-    decision = decide(rules, TicketState(code.status, code.entries_used, code.inside),
-                      scan.direction, scan.scanned_at)
-    was_inside = code.inside
-    first_gate = code.first_gate
+    decision = decide(t.rules, TicketState(t.status, t.entries_used, t.inside), scan.direction,
+                      scan.scanned_at)
+    was_inside, first_gate, last_gate = t.inside, t.first_gate, t.last_gate
     if decision.admitted:
-        _apply(session, code, decision, scan.gate, scan.scanned_at, now)
+        apply_decision(conn, t, decision, scan.gate, scan.scanned_at, now)
     answer = RedemptionAnswer(
         result=Result.ADMIT,
         reason=decision.reason,
         nonce=scan.nonce,
-        ticket=_ticket(series, code, rules),
-        first_used_at=code.first_used_at,
-        first_gate=code.first_gate,
+        ticket=t.info(),
+        first_used_at=t.first_used_at,
+        first_gate=t.first_gate,
         offline=True,
         detail="" if decision.admitted else f"admitted offline, hub says {decision.reason}",
     )
-    record(session, req, answer, code, scan.scanned_at, now, decision.counted and
-           decision.admitted, was_inside, offline=True)
+    record(conn, req, answer, t, scan.scanned_at, now, offline=True,
+           counted=decision.counted and decision.admitted, was_inside=was_inside)
     if decision.reason != Reason.ALREADY_USED:
         return None
-    gates = list(dict.fromkeys(g for g in (first_gate, code.last_gate, scan.gate) if g))
-    session.add(Conflict(ref=code.ref, nonce=scan.nonce, gate=scan.gate, first_gate=first_gate,
+    gates = list(dict.fromkeys(g for g in (first_gate, last_gate, scan.gate) if g))
+    session.add(Conflict(ref=t.ref, nonce=scan.nonce, gate=scan.gate, first_gate=first_gate,
                          gates=gates, scanned_at=scan.scanned_at, detected_at=now,
                          event_id=scan.event_id))
-    return {"kind": "offline_conflict", "ref": code.ref, "gates": gates, "nonce": scan.nonce,
+    return {"kind": "offline_conflict", "ref": t.ref, "gates": gates, "nonce": scan.nonce,
             "first_used_at": answer.to_dict()["first_used_at"]}
 
 

@@ -12,15 +12,16 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from hub import keys
 from hub.db import Database
 from hub.decision import Decision, Direction, Rules, TicketState, decide, entries_left
-from hub.models import Code, CodeEvent, Redemption, Series, SigningKey
+from hub.models import Code, CodeEvent, Redemption
 from hub.series import SHARED_SERIAL
+from hub.sql import sql_for
 from venue import codes
 from venue.clock import Clock
 from venue.errors import CodeError, VenueError
@@ -112,98 +113,165 @@ class AnnulError(VenueError, ValueError):
         self.status = status
 
 
+@dataclass(slots=True)
+class Ticket:
+    """A locked ticket row and its series' rules, as plain values (no ORM objects)."""
+
+    id: int
+    series_id: int
+    serial: int
+    ref: str
+    status: str
+    entries_used: int
+    inside: bool
+    first_used_at: datetime | None
+    first_gate: str | None
+    last_gate: str | None
+    series_name: str
+    kind: str
+    issue_limit: int
+    rules: Rules
+    key_status: str | None = None
+    key_raw: bytes | None = None
+
+    def info(self) -> TicketInfo:
+        return TicketInfo(
+            ref=self.ref,
+            series=self.series_id,
+            serial=None if self.serial == SHARED_SERIAL else self.serial,
+            kind=self.kind,
+            entries_left=entries_left(self.rules, self.entries_used),
+            name=self.series_name,
+        )
+
+
+_TICKET_SQL = (
+    "SELECT c.id, c.series_id, c.serial, c.ref, c.status, c.entries_used, c.inside, "
+    "c.first_used_at, c.first_gate, c.last_gate, s.name, s.kind, s.issue_limit, s.entry_rule, "
+    "s.entries_per_code, s.valid_from, s.valid_until, s.active{key} "
+    "FROM codes c JOIN series s ON s.id = c.series_id{join} WHERE {where}"
+)
+_KEY_COLS = ", k.status, k.public_key"
+_KEY_JOIN = " LEFT JOIN signing_keys k ON k.id = :key_id"
+
+
+def load_ticket(
+    conn: Connection, where: str, params: dict[str, Any], *, lock: bool,
+    window: tuple[datetime | None, datetime | None] = (None, None), with_key: bool = False,
+) -> Ticket | None:
+    """One ticket row joined with its series (and a signing key), locked when ``lock``."""
+    x = sql_for(conn)
+    sql = _TICKET_SQL.format(key=_KEY_COLS if with_key else "",
+                             join=_KEY_JOIN if with_key else "", where=where)
+    if lock:
+        sql += x.for_update
+    row = x.run(conn, sql, params).first()
+    if row is None:
+        return None
+    vf = max((w for w in (x.time(row[15]), window[0]) if w is not None), default=None)
+    vu = min((w for w in (x.time(row[16]), window[1]) if w is not None), default=None)
+    rules = Rules(entry_rule=row[13], entries_per_code=row[14], valid_from=vf, valid_until=vu,
+                  active=bool(row[17]),
+                  shared_capacity=row[12] if row[2] == SHARED_SERIAL else None)
+    return Ticket(
+        id=row[0], series_id=row[1], serial=row[2], ref=row[3], status=row[4],
+        entries_used=row[5], inside=bool(row[6]), first_used_at=x.time(row[7]),
+        first_gate=row[8], last_gate=row[9], series_name=row[10], kind=row[11],
+        issue_limit=row[12], rules=rules,
+        key_status=row[18] if with_key else None,
+        key_raw=bytes(row[19]) if with_key and row[19] is not None else None,
+    )
+
+
 @dataclass(frozen=True, slots=True)
-class _Found:
-    code: Code | None
-    series: Series | None
-    reason: Reason = Reason.OK
-    detail: str = ""
-    window: tuple[datetime | None, datetime | None] = (None, None)
+class _Miss:
+    reason: Reason
+    detail: str
+    series_id: int | None = None
 
 
-def _reject(reason: Reason, detail: str, series: Series | None = None) -> _Found:
-    return _Found(None, series, reason, detail)
+def _salt(conn: Connection) -> bytes:
+    """The imported-code salt; it never changes once made, so it is read once per database."""
+    key = str(conn.engine.url)
+    salt = _SALTS.get(key)
+    if salt is None:
+        row = sql_for(conn).run(conn, "SELECT value FROM hub_settings WHERE key = :k",
+                                {"k": keys.SALT_KEY}).first()
+        if row is None:
+            return b""
+        salt = _SALTS[key] = bytes.fromhex(row[0])
+    return salt
 
 
-def resolve(session: Session, req: RedemptionRequest, *, lock: bool) -> _Found:
-    """Find the ticket row a scanned text names (locked when ``lock``), or why there is none."""
+_SALTS: dict[str, bytes] = {}
+
+
+def find_ticket(conn: Connection, req: RedemptionRequest, *, lock: bool) -> Ticket | _Miss:
+    """The ticket a scanned text names, locked when ``lock``, or why there is none."""
     try:
         scanned = codes.classify(req.code)
     except CodeError as exc:
-        return _reject(Reason(exc.reason), str(exc))
-    window: tuple[datetime | None, datetime | None] = (None, None)
-    stmt = select(Code, Series).join(Series, Series.id == Code.series_id)
+        return _Miss(Reason(exc.reason), str(exc))
     if scanned.generated is not None:
         g = scanned.generated
-        key = session.get(SigningKey, g.key_id)
-        if key is None:
-            return _reject(Reason.INVALID, f"signed by unknown key {g.key_id}")
+        t = load_ticket(conn, "c.series_id = :sid AND c.serial = :serial",
+                        {"sid": g.series_id, "serial": g.serial, "key_id": g.key_id},
+                        lock=lock, window=(g.valid_from, g.valid_until), with_key=True)
+        if t is None:
+            return _explain_missing(conn, g)
+        if t.key_raw is None:
+            return _Miss(Reason.INVALID, f"signed by unknown key {g.key_id}")
         try:
-            codes.verify_signature(g, keys.public_key(key.public_key))
+            codes.verify_signature(g, keys.public_key(t.key_raw))
         except CodeError as exc:
-            return _reject(Reason.INVALID, str(exc))
-        if key.status != keys.ACTIVE:
-            return _reject(Reason.REVOKED, f"signed by retired key {g.key_id}")
-        stmt = stmt.where(Code.series_id == g.series_id, Code.serial == g.serial)
-        window = (g.valid_from, g.valid_until)
+            return _Miss(Reason.INVALID, str(exc))
+        if t.key_status != keys.ACTIVE:
+            return _Miss(Reason.REVOKED, f"signed by retired key {g.key_id}")
     elif scanned.short is not None:
         if not req.allow_serial:
-            return _reject(Reason.INVALID, "short serials are not accepted from this device")
-        stmt = stmt.where(Code.ref == scanned.short.ref)
+            return _Miss(Reason.INVALID, "short serials are not accepted from this device")
+        t = load_ticket(conn, "c.ref = :ref", {"ref": scanned.short.ref}, lock=lock)
     else:
-        text = scanned.text
-        shared_id = session.scalar(select(Series.id).where(Series.shared_code == text).limit(1))
-        if shared_id is not None:
-            stmt = stmt.where(Code.series_id == shared_id, Code.serial == SHARED_SERIAL)
+        x = sql_for(conn)
+        shared = x.run(conn, "SELECT id FROM series WHERE shared_code = :t",
+                       {"t": scanned.text}).first()
+        if shared is not None:
+            t = load_ticket(conn, "c.series_id = :sid AND c.serial = :serial",
+                            {"sid": shared[0], "serial": SHARED_SERIAL}, lock=lock)
         else:
-            stmt = stmt.where(Code.code_hash == codes.imported_hash(keys.hash_salt(session), text))
-    if lock:
-        stmt = stmt.with_for_update(of=Code)
-    row = session.execute(stmt.limit(1)).first()
-    if row is None:
-        if scanned.generated is not None:
-            series = session.get(Series, scanned.generated.series_id)
-            if series is None:
-                return _reject(Reason.UNKNOWN_SERIES, f"no series {scanned.generated.series_id}")
-            if scanned.generated.serial >= series.issue_limit:
-                return _reject(Reason.INVALID, "serial is beyond the series' issue limit", series)
-        return _reject(Reason.INVALID, "no such ticket")
-    code, series = row
-    if code.serial >= series.issue_limit:
-        return _reject(Reason.INVALID, "serial is beyond the series' issue limit", series)
-    return _Found(code, series, window=window)
+            h = codes.imported_hash(_salt(conn), scanned.text)
+            t = load_ticket(conn, "c.code_hash = :h", {"h": h}, lock=lock)
+    if t is None:
+        return _Miss(Reason.INVALID, "no such ticket")
+    if t.serial >= t.issue_limit:
+        return _Miss(Reason.INVALID, "serial is beyond the series' issue limit", t.series_id)
+    return t
 
 
-def rules_for(series: Series, code: Code, window: tuple[datetime | None, datetime | None]) -> Rules:
-    """The series' rules, narrowed by the validity signed into the code."""
-    vf = max((w for w in (series.valid_from, window[0]) if w is not None), default=None)
-    vu = min((w for w in (series.valid_until, window[1]) if w is not None), default=None)
-    return Rules(
-        entry_rule=series.entry_rule,
-        entries_per_code=series.entries_per_code,
-        valid_from=vf,
-        valid_until=vu,
-        active=series.active,
-        shared_capacity=series.issue_limit if code.serial == SHARED_SERIAL else None,
-    )
+def _explain_missing(conn: Connection, g: codes.GeneratedCode) -> _Miss:
+    """Why a well-formed generated code has no ticket row (rare: take the time to say why)."""
+    x = sql_for(conn)
+    key = x.run(conn, "SELECT status, public_key FROM signing_keys WHERE id = :k",
+                {"k": g.key_id}).first()
+    if key is None:
+        return _Miss(Reason.INVALID, f"signed by unknown key {g.key_id}")
+    try:
+        codes.verify_signature(g, keys.public_key(bytes(key[1])))
+    except CodeError as exc:
+        return _Miss(Reason.INVALID, str(exc))
+    series = x.run(conn, "SELECT issue_limit FROM series WHERE id = :s",
+                   {"s": g.series_id}).first()
+    if series is None:
+        return _Miss(Reason.UNKNOWN_SERIES, f"no series {g.series_id}")
+    if g.serial >= series[0]:
+        return _Miss(Reason.INVALID, "serial is beyond the series' issue limit", g.series_id)
+    return _Miss(Reason.INVALID, "no such ticket", g.series_id)
 
 
-def _ticket(series: Series, code: Code, rules: Rules) -> TicketInfo:
-    return TicketInfo(
-        ref=code.ref,
-        series=series.id,
-        serial=None if code.serial == SHARED_SERIAL else code.serial,
-        kind=series.kind,
-        entries_left=entries_left(rules, code.entries_used),
-        name=series.name,
-    )
-
-
-def _stored(session: Session, nonce: str) -> RedemptionAnswer | None:
-    row = session.execute(
-        select(Redemption.id, Redemption.answer).where(Redemption.nonce == nonce)
-    ).first()
-    return None if row is None else RedemptionAnswer.from_dict(row.answer, row.id)
+def _stored(conn: Connection, nonce: str) -> RedemptionAnswer | None:
+    x = sql_for(conn)
+    row = x.run(conn, "SELECT id, answer FROM redemptions WHERE nonce = :n", {"n": nonce}).first()
+    return None if row is None else RedemptionAnswer.from_dict(x.json_out(row[1]), row[0])
 
 
 def redeem(session: Session, req: RedemptionRequest, *, clock: Clock) -> RedemptionAnswer:
@@ -212,91 +280,109 @@ def redeem(session: Session, req: RedemptionRequest, *, clock: Clock) -> Redempt
     Returns the stored first answer when the nonce was seen before. A ``check`` decides the same
     way but changes nothing on the ticket. Validity is judged on the hub's clock; the scan time
     is recorded and becomes the first-use time.
+
+    The attempt is inserted before the ticket is changed, with ``ON CONFLICT (nonce) DO
+    NOTHING``: when the nonce is already stored (a retry, or a twin that held the lock first) the
+    insert adds nothing, the ticket is left alone and the first answer is returned. This costs no
+    extra query on the common path, where every nonce is new.
     """
-    known = _stored(session, req.nonce)
-    if known is not None:
-        return known
+    conn = session.connection()
     now = clock.now()
     scanned_at = min(req.scanned_at or now, now)
-    found = resolve(session, req, lock=req.mode == "redeem")
-    if found.code is not None and found.series is not None:
-        known = _stored(session, req.nonce)  # a twin of this request may have held the lock
-        if known is not None:
-            return known
-        code, series = found.code, found.series
-        rules = rules_for(series, code, found.window)
-        state = TicketState(code.status, code.entries_used, code.inside)
-        decision = decide(rules, state, req.direction, now)
-        was_inside = code.inside
-        if req.mode == "redeem" and decision.admitted:
-            _apply(session, code, decision, req.gate, scanned_at, now)
-        answer = RedemptionAnswer(
-            result=decision.result,
-            reason=decision.reason,
-            nonce=req.nonce,
-            ticket=_ticket(series, code, rules),
-            first_used_at=code.first_used_at,
-            first_gate=code.first_gate,
-            detail=decision.detail,
-        )
-        counted = decision.counted and req.mode == "redeem"
-        return _record(session, req, answer, code, scanned_at, now, counted, was_inside)
-    answer = RedemptionAnswer(Result.REJECT, found.reason, req.nonce, detail=found.detail)
-    return _record(session, req, answer, None, scanned_at, now, False, False,
-                   series_id=None if found.series is None else found.series.id)
+    found = find_ticket(conn, req, lock=req.mode == "redeem")
+    if isinstance(found, _Miss):
+        answer = RedemptionAnswer(Result.REJECT, found.reason, req.nonce, detail=found.detail)
+        return record(conn, req, answer, None, scanned_at, now,
+                      series_id=found.series_id) or _first(conn, req.nonce)
+    t = found
+    decision = decide(t.rules, TicketState(t.status, t.entries_used, t.inside), req.direction,
+                      now)
+    was_inside = t.inside
+    apply = req.mode == "redeem" and decision.admitted
+    first_used_at: datetime | None
+    first_gate: str | None
+    if apply and decision.counted and t.entries_used == 0 and t.serial != SHARED_SERIAL:
+        first_used_at, first_gate = scanned_at, req.gate
+    else:
+        first_used_at, first_gate = t.first_used_at, t.first_gate
+    answer = RedemptionAnswer(
+        result=decision.result, reason=decision.reason, nonce=req.nonce,
+        ticket=replace(t.info(), entries_left=entries_left(
+            t.rules, t.entries_used + (1 if apply and decision.counted else 0))),
+        first_used_at=first_used_at, first_gate=first_gate, detail=decision.detail,
+    )
+    stored = record(conn, req, answer, t, scanned_at, now, counted=apply and decision.counted,
+                    was_inside=was_inside)
+    if stored is None:
+        return _first(conn, req.nonce)
+    if apply:
+        apply_decision(conn, t, decision, req.gate, scanned_at, now)
+    return stored
 
 
-def _apply(
-    session: Session, code: Code, decision: Decision, gate: str, scanned_at: datetime,
+def _first(conn: Connection, nonce: str) -> RedemptionAnswer:
+    known = _stored(conn, nonce)
+    if known is None:  # pragma: no cover - the conflicting row is committed or we would wait
+        raise RuntimeError(f"nonce {nonce} conflicts but is not stored")
+    return known
+
+
+def apply_decision(
+    conn: Connection, t: Ticket, decision: Decision, gate: str, scanned_at: datetime,
     now: datetime,
 ) -> None:
+    """Write an admission onto the (locked) ticket row; ``t`` is updated to match.
+
+    The first use is part of the code's history through its redemption row (no extra insert).
+    """
+    x = sql_for(conn)
     if decision.counted:
-        if code.entries_used == 0 and code.serial != SHARED_SERIAL:
-            code.first_used_at = scanned_at
-            code.first_gate = gate
-            session.add(CodeEvent(code_id=code.id, status="redeemed", at=now, detail=gate))
-        code.entries_used += 1
-    code.inside = decision.inside
-    code.last_used_at = scanned_at
-    code.last_gate = gate
-    code.changed_at = now
+        if t.entries_used == 0 and t.serial != SHARED_SERIAL:
+            t.first_used_at, t.first_gate = scanned_at, gate
+        t.entries_used += 1
+    t.inside = decision.inside
+    t.last_gate = gate
+    x.run(conn, "UPDATE codes SET entries_used = :e, inside = :i, first_used_at = :f, "
+                "first_gate = :fg, last_used_at = :l, last_gate = :g, changed_at = :now "
+                "WHERE id = :id",
+          {"e": t.entries_used, "i": t.inside, "f": x.t(t.first_used_at), "fg": t.first_gate,
+           "l": x.t(scanned_at), "g": gate, "now": x.t(now), "id": t.id})
 
 
-def _record(
-    session: Session,
+def record(
+    conn: Connection,
     req: RedemptionRequest,
     answer: RedemptionAnswer,
-    code: Code | None,
+    t: Ticket | None,
     scanned_at: datetime,
     now: datetime,
-    counted: bool,
-    was_inside: bool,
     *,
+    counted: bool = False,
+    was_inside: bool = False,
     offline: bool = False,
     series_id: int | None = None,
-) -> RedemptionAnswer:
-    row = Redemption(
-        nonce=req.nonce,
-        code_id=None if code is None else code.id,
-        ref=None if code is None else code.ref,
-        series_id=series_id if code is None else code.series_id,
-        gate=req.gate,
-        device=req.device,
-        direction=req.direction,
-        mode=req.mode,
-        offline=offline,
-        result=str(answer.result),
-        reason=str(answer.reason),
-        counted=counted,
-        was_inside=was_inside,
-        scanned_at=scanned_at,
-        received_at=now,
-        annulled_at=None,
-        answer=answer.to_dict(),
-    )
-    session.add(row)
-    session.flush()
-    return replace(answer, redemption_id=row.id)
+) -> RedemptionAnswer | None:
+    """Store the attempt with its answer (the answer a repeated nonce gets back).
+
+    Returns ``None`` when the nonce was already stored (nothing is written then).
+    """
+    x = sql_for(conn)
+    row = x.run(
+        conn,
+        "INSERT INTO redemptions (nonce, code_id, ref, series_id, gate, device, direction, mode, "
+        "offline, result, reason, counted, was_inside, scanned_at, received_at, annulled_at, "
+        "answer) VALUES (:nonce, :code_id, :ref, :series_id, :gate, :device, :direction, :mode, "
+        ":offline, :result, :reason, :counted, :was_inside, :scanned_at, :received_at, NULL, "
+        ":answer) ON CONFLICT (nonce) DO NOTHING RETURNING id",
+        {"nonce": req.nonce, "code_id": None if t is None else t.id,
+         "ref": None if t is None else t.ref,
+         "series_id": series_id if t is None else t.series_id, "gate": req.gate,
+         "device": req.device, "direction": req.direction, "mode": req.mode,
+         "offline": offline, "result": str(answer.result), "reason": str(answer.reason),
+         "counted": counted, "was_inside": was_inside, "scanned_at": x.t(scanned_at),
+         "received_at": x.t(now), "answer": x.json_in(answer.to_dict())},
+    ).first()
+    return None if row is None else replace(answer, redemption_id=row[0])
 
 
 def redeem_once(db: Database, req: RedemptionRequest, *, clock: Clock) -> RedemptionAnswer:
@@ -306,7 +392,7 @@ def redeem_once(db: Database, req: RedemptionRequest, *, clock: Clock) -> Redemp
             return redeem(session, req, clock=clock)
     except IntegrityError:
         with db.read() as session:
-            known = _stored(session, req.nonce)
+            known = _stored(session.connection(), req.nonce)
         if known is None:
             raise
         return known

@@ -24,6 +24,9 @@ def code_history(session: Session, code: Code) -> dict[str, Any]:
     history: list[dict[str, Any]] = []
     if code.issued_at is not None:
         history.append({"status": "issued", "at": _t(code.issued_at), "detail": code.customer_id})
+    if code.first_used_at is not None:
+        history.append({"status": "redeemed", "at": _t(code.first_used_at),
+                        "detail": code.first_gate})
     for ev in session.scalars(
         select(CodeEvent).where(CodeEvent.code_id == code.id).order_by(CodeEvent.id)
     ):

@@ -87,3 +87,26 @@ class TokenIn(Strict):
 
 class StatusIn(Strict):
     detail: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+
+
+class TicketOut(BaseModel):
+    ref: str
+    series: int
+    serial: int | None
+    kind: str
+    entries_left: int
+    name: str
+
+
+class RedemptionOut(BaseModel):
+    """The answer to a scan (docs/contracts.md); ``detail`` says why in words (for staff)."""
+
+    result: Literal["admit", "reject"]
+    reason: str
+    offline: bool
+    ticket: TicketOut | None
+    first_used_at: str | None
+    first_gate: str | None
+    nonce: str
+    redemption_id: int | None
+    detail: str
