@@ -49,6 +49,7 @@ budget_ms = 100
 debounce_s = 0.2
 annul_timeout_s = 0.5
 probe_s = 0.5
+telemetry_s = 0.3
 [[scanner]]
 kind = "stdin"
 [io]
@@ -137,6 +138,12 @@ def test_modes_and_commands_are_recorded_with_who_asked(gate, watch, issuer: Iss
     pong = watch.command("g1", "ping")["data"]
     assert pong["mode"] == "normal" and pong["offline"] is True and pong["admits"] == 1
     assert watch.command("g1", "reload")["data"] == {"reloaded": True}
+    tele = wait_for(lambda: watch.c.on("venue/v1/s1/gate/g1/telemetry"), 5, "telemetry")
+    body = json.loads(tele[-1].payload)
+    for key in ("scans_per_min", "admits", "rejects", "offline", "replica_age_s", "queue_depth",
+                "garbage_total", "mode"):
+        assert key in body, key
+    assert body["offline"] is True and body["replica_age_s"] < 60
     statuses = [json.loads(m.payload) for m in watch.c.on("venue/v1/s1/gate/g1/status")]
     assert statuses[-1]["state"] == "online"
     assert all(Event.decode(m.payload) for m in watch.c.all() if "/event/" in m.topic)

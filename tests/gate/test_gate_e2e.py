@@ -28,7 +28,8 @@ class Watch:
 
     def __init__(self, port: int) -> None:
         self.c = Collector(port, "venue/v1/s1/gate/+/event/#", "venue/v1/s1/gate/+/cmd_result",
-                           "venue/v1/s1/gate/+/status", "venue/v1/s1/hub/+/event/#")
+                           "venue/v1/s1/gate/+/status", "venue/v1/s1/hub/+/event/#",
+                           "venue/v1/s1/gate/+/telemetry")
         self.c.wait_subscribed()
         self.port = port
 
