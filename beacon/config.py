@@ -108,7 +108,8 @@ class SimulationSection:
     other_devices: int = 5
     """Non-app BLE devices around (headphones, watches), so the watchdog sees normal traffic."""
     speed: float = 1.0
-    """Simulated seconds per real second."""
+    """Simulated seconds per real second. Keep 1 for the daemon (its tracker runs on real time,
+    so a faster world compresses every visit); faster is for ``listen`` and load tests."""
 
     def validate(self) -> None:
         if self.speed <= 0 or self.adverts_per_s <= 0:
