@@ -58,10 +58,13 @@ class Broker:
         if not os.path.exists(exe):
             pytest.fail("mosquitto is not installed: `make test` installs it")
         body = self.extra_conf or "allow_anonymous true\n"
+        # As root, Mosquitto switches to the `mosquitto` user and can then no longer read the
+        # password and ACL files a test wrote into its temp dir: stay root for tests.
+        as_root = "user root\n" if os.geteuid() == 0 and "user " not in body else ""
         self.conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "persistence false\n"
-            f"{body}\n"
+            f"{as_root}{body}\n"
         )
         self.log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115
         self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log, stderr=self.log)
