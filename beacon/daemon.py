@@ -52,7 +52,8 @@ log = logging.getLogger(__name__)
 MAX_RETRY_S = 600.0
 COUNTERS = (
     "adverts", "ibeacons", "app_sightings", "not_ibeacon", "other_uuid", "malformed",
-    "callback_errors", "events", "scan_restarts", "adapter_restarts", "backend_errors",
+    "callback_errors", "events", "device_errors", "scan_restarts", "adapter_restarts",
+    "backend_errors",
 )
 
 
@@ -114,6 +115,7 @@ class BeaconDaemon:
         self._due = cfg.watchdog_s  # silence that triggers the next step
         self._last_advert = self.clock.monotonic()
         self._next_start = 0.0
+        self._start_failures = 0  # consecutive, for the retry backoff
         self._last_telemetry = (self._last_advert, 0)
         self._publisher = ThreadPoolExecutor(1, thread_name_prefix="beacon-publish")
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -206,6 +208,7 @@ class BeaconDaemon:
             log.exception("could not record beacon.%s", tr.kind)
 
     def _error(self, error: str, **data: Any) -> None:
+        self.counts["device_errors"] += 1
         self._publisher.submit(self._publish_error, {"error": error, **data})
 
     def _publish_error(self, data: dict[str, Any]) -> None:
@@ -227,15 +230,17 @@ class BeaconDaemon:
             await self.backend.start()
         except Exception as exc:
             self.counts["backend_errors"] += 1
-            if self.scanning or self.counts["backend_errors"] == 1:
+            self._start_failures += 1
+            if self._start_failures == 1:  # once per outage, not at every retry
                 self._error("scanner_failed", detail=f"{exc.__class__.__name__}: {exc}"[:200])
             log.warning("scanner did not start: %s", exc)
             self.scanning = False
             self.backend = None
-            retry = self.cfg.watchdog_s * min(2 ** min(self.counts["backend_errors"], 6), 20)
+            retry = self.cfg.watchdog_s * 2 ** min(self._start_failures, 6)
             self._next_start = self.clock.monotonic() + min(retry, MAX_RETRY_S)
             return False
         self.scanning = True
+        self._start_failures = 0
         return True
 
     async def _stop_scan(self) -> None:

@@ -246,19 +246,27 @@ def test_garbage_storm_is_counted_and_the_daemon_keeps_working(started: Rig) -> 
 
 def test_backend_that_raises_is_reported_and_retried(rig: Rig) -> None:
     r = rig
-    r.factory.fail_starts = 1
+    r.factory.fail_starts = 2
     r.factory.fail_stops = True
     r.daemon.start()
     assert not r.daemon.scanning and r.daemon.counts["backend_errors"] == 1
     (err,) = wait_for(lambda: r.events("device.error"), what="device.error")
     assert err.data["error"] == "scanner_failed" and "NotReady" in err.data["detail"]
     r.ticked()
-    assert len(r.factory.made) == 1  # no retry storm: it waits for the backoff
+    assert len(r.factory.made) == 1  # no retry storm: it waits for the backoff (60 s)
     r.clock.advance(61)
-    wait_for(lambda: r.daemon.scanning, 5, "scanner started on retry")
-    assert len(r.factory.made) == 2
+    wait_for(lambda: len(r.factory.made) == 2, 5, "first retry")
+    r.ticked()
+    assert not r.daemon.scanning and not r.daemon.healthy()
+    r.clock.advance(61)
+    r.ticked()
+    assert len(r.factory.made) == 2  # the backoff doubled to 120 s
+    r.clock.advance(60)
+    wait_for(lambda: r.daemon.scanning, 5, "scanner started on the second retry")
+    assert len(r.factory.made) == 3 and r.daemon.counts["backend_errors"] == 2
     r.step(PHONE_DEV, phone_adv())
-    assert r.daemon.counts["app_sightings"] == 1
+    assert r.daemon.counts["app_sightings"] == 1 and r.daemon.healthy()
+    assert r.daemon.counts["device_errors"] == 1  # one report per outage, not one per retry
 
 
 def test_watchdog_restarts_a_silent_scanner_then_the_adapter(started: Rig) -> None:
@@ -278,6 +286,7 @@ def test_watchdog_restarts_a_silent_scanner_then_the_adapter(started: Rig) -> No
     errors = wait_for(lambda: len(r.events("device.error")) == 2 and r.events("device.error"))
     assert [e.data["action"] for e in errors] == ["restart_scan", "restart_adapter"]
     assert all(e.data["error"] == "scanner_silent" for e in errors)
+    assert r.daemon.counts["device_errors"] == 2
     r.clock.advance(30)  # 91 s: the ladder did not help, so systemd must see us as unhealthy
     r.ticked(5)
     assert not r.daemon.healthy()
