@@ -72,6 +72,8 @@ class Turnstile:
         self.pulses = 0
         self.turns = 0
         self._pending_pulses = 0
+        self._requested = 0
+        self._delivered = 0
         self._pulser: threading.Thread | None = None
         self._closed = False
         pf = self.pin_factory
@@ -109,11 +111,15 @@ class Turnstile:
     def has_rotation_sensor(self) -> bool:
         return self.rotation is not None
 
-    def open_once(self, *, expect_passage: bool = True) -> None:
+    def open_once(self, *, expect_passage: bool = True) -> int:
         """Pulse the relay for ``pulse_ms`` (in the background) and arm the rotation sensor.
 
         Turns are credited to admissions in order; a turn while nobody was admitted (someone
         pushing a locked turnstile) is forgotten at the next admission.
+
+        Returns:
+            The pulse's number for :meth:`wait_rotation` (0 when no pulse is due: no relay, or
+            the relay is held open).
         """
         if expect_passage:
             with self._cond:
@@ -123,11 +129,15 @@ class Turnstile:
         with self._lock:
             self.pulses += 1
             if self.relay is None or self.held_open:
-                return
+                return 0
             self._pending_pulses += 1
+            with self._cond:
+                self._requested += 1
+                number = self._requested
             if self._pulser is None or not self._pulser.is_alive():
                 self._pulser = threading.Thread(target=self._pulse_loop, name="relay", daemon=True)
                 self._pulser.start()
+        return number
 
     def _pulse_loop(self) -> None:
         """One distinct pulse per admission, with a gap between them.
@@ -144,6 +154,9 @@ class Turnstile:
                     return
                 self._pending_pulses -= 1
                 self.relay.on()
+            with self._cond:
+                self._delivered += 1
+                self._cond.notify_all()
             time.sleep(self.pulse_s)
             with self._lock:
                 if not self.held_open and not self._closed:
@@ -163,10 +176,17 @@ class Turnstile:
             if self.buzzer is not None:
                 self.buzzer.beep(on_time=0.08, off_time=0.08, n=3)
 
-    def wait_rotation(self, timeout: float) -> bool:
-        """Whether the turnstile turned since :meth:`open_once` (``True`` without a sensor)."""
+    def wait_rotation(self, timeout: float, pulse: int = 0) -> bool:
+        """Whether the turnstile turned for the admission that got pulse number ``pulse``.
+
+        Without a sensor the answer is whether that pulse was actually delivered: an admission
+        whose pulse was still queued when the process died must not count as passed.
+        """
         if self.rotation is None:
-            return True
+            if not pulse:
+                return True
+            with self._cond:
+                return self._cond.wait_for(lambda: self._delivered >= pulse, timeout)
         with self._cond:
             turned = self._cond.wait_for(lambda: self._rotations > 0, timeout)
             if turned:

@@ -137,7 +137,7 @@ class GateDaemon:
         self.counts: Counter[str] = Counter()
         self._scan_times: deque[float] = deque()
         self._scans: queue.Queue[Scan] = queue.Queue()
-        self._settle: queue.Queue[tuple[Entry, float]] = queue.Queue()
+        self._settle: queue.Queue[tuple[Entry, float, int]] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.idle = threading.Event()
@@ -286,15 +286,16 @@ class GateDaemon:
         self.faults.point("before_record")
         self.journal.record(entry)
         self.faults.point("after_record")
+        pulse = 0
         if d.admitted:
-            self.turnstile.open_once()
+            pulse = self.turnstile.open_once()
             self.faults.point("after_pulse")
         self.turnstile.signal(d.admitted)
         self._count(d)
         self.reporter.scan(entry)
         if d.admitted:
             self.journal.update(nonce, state=ACTUATED)
-            self._settle.put((entry, self.clock.monotonic() + self.g.annul_timeout_s))
+            self._settle.put((entry, self.clock.monotonic() + self.g.annul_timeout_s, pulse))
         log.info(
             "%s %s ref=%s dir=%s offline=%s %.1f ms",
             d.result,
@@ -324,14 +325,14 @@ class GateDaemon:
     def _settle_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                entry, deadline = self._settle.get(timeout=0.2)
+                entry, deadline, pulse = self._settle.get(timeout=0.2)
             except queue.Empty:
                 continue
             if self.turnstile.held_open:
                 passed = True
             else:
                 wait = max(0.0, deadline - self.clock.monotonic())
-                passed = self.turnstile.wait_rotation(wait)
+                passed = self.turnstile.wait_rotation(wait, pulse)
             try:
                 self._finish(entry, passed=passed)
             except Exception:

@@ -160,3 +160,54 @@ def test_kill_9_offline_admission_is_annulled_and_uploaded_once(
         restarted.stop()
     one_id_per_nonce(watch, device)
     one_id_per_nonce(watch, device, "gate.passage")
+
+
+def test_kill_9_from_outside_at_random_times(broker, hub, watch, tmp_path: Path) -> None:
+    """Repeatedly SIGKILL the daemon mid-stream at random moments, then let it recover."""
+    import random
+    import time
+
+    rng = random.Random(20261124)
+    s = hub.series(name="Random", issue_count=15)
+    codes = [c["code"] for c in s["codes"]]
+    refs = [c["ref"] for c in s["codes"]]
+    device = "g-rand"
+    cfg, data = _gate(tmp_path, device, broker, hub, hub.token(device))
+    trace = tmp_path / f"pins-{device}.log"
+    for round_ in range(4):
+        gate = GateProc(cfg, tmp_path)
+        try:
+            wait_for(lambda: watch.online(device), 20, "online")
+            batch = [*codes[round_ * 3 : round_ * 3 + 3], codes[0]]  # a re-used one too
+            gate.send(*batch)
+            time.sleep(rng.uniform(0.0, 0.12))
+            gate.proc.kill()
+            gate.proc.wait(10)
+            rows = [r for r in journal_rows(data) if r["state"] not in ("intent", "void")]
+            # No opening without its record, at any moment of any round.
+            assert pulses(trace) <= sum(1 for r in rows if r["result"] == "admit")
+        finally:
+            gate.stop()
+    final = GateProc(cfg, tmp_path)
+    try:
+        def settled() -> bool:
+            rows = journal_rows(data)
+            return all(r["scan_queued"] or r["state"] == "void" for r in rows) and all(
+                r["passage_queued"] for r in rows if r["result"] == "admit") and all(
+                not r["hub_annul_pending"] for r in rows)
+
+        wait_for(settled, 20, "journal settled and handed")
+        rows = journal_rows(data)
+        decided = [r for r in rows if r["state"] not in ("intent", "void")]
+        assert pulses(trace) <= sum(1 for r in decided if r["result"] == "admit")
+        wait_for(lambda: len(one_id_per_nonce(watch, device)) == len(decided), 20,
+                 "every decision reported")
+        assert set(one_id_per_nonce(watch, device)) == {r["nonce"] for r in decided}
+        one_id_per_nonce(watch, device, "gate.passage")
+        # The hub counts exactly the admissions the journal kept (annulled ones undone there).
+        for ref in refs:
+            kept = sum(1 for r in decided if r["ref"] == ref and r["result"] == "admit"
+                       and not r["annulled"])
+            assert hub.code(ref)["entries_used"] == kept, (ref, hub.code(ref))
+    finally:
+        final.stop()
