@@ -235,9 +235,15 @@ class GateDaemon:
         try:
             for scan in src.scans(self._stop):
                 self._scans.put(scan)
-        except Exception:
+        except Exception as exc:
             self.counts["source_errors"] += 1
             log.exception("scanner %s failed", src.name)
+            try:
+                self.link.publish_event(
+                    "device.error", {"component": f"scanner:{src.name}", "error": str(exc)[:200]}
+                )
+            except Exception:
+                log.debug("could not report the scanner failure", exc_info=True)
 
     def submit(self, text: str, source: str = "stdin", direction: str | None = None) -> None:
         """Queue a code as if a reader had read it now."""

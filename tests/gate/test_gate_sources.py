@@ -242,3 +242,19 @@ def test_folder_source_decodes_images(tmp_path: Path, issuer: Issuer) -> None:
     scans = list(src.scans(threading.Event()))
     assert [s.text for s in scans] == codes
     assert src.stats["frames"] == 2
+
+
+@pytest.mark.parametrize("kind, lib", [("camera", "picamera2"), ("usb-camera", "cv2")])
+def test_camera_without_its_library_says_what_to_install(kind: str, lib: str) -> None:
+    import importlib.util
+
+    from gate.config import ScannerSection
+    from gate.sources.base import open_source
+    from gate.sources.camera import CameraUnavailable
+    from venue.clock import SYSTEM_CLOCK
+
+    if importlib.util.find_spec(lib) is not None:
+        pytest.skip(f"{lib} is installed here")
+    src = open_source(ScannerSection(kind=kind), clock=SYSTEM_CLOCK)  # type: ignore[arg-type]
+    with pytest.raises(CameraUnavailable, match=lib if lib != "cv2" else "OpenCV"):
+        next(iter(src.scans(threading.Event())))
