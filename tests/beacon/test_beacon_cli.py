@@ -107,3 +107,42 @@ def test_listen_with_the_simulated_backend(tmp_path: Path,
     shown = capsys.readouterr().out.splitlines()
     assert shown and all("53fee14b-aa2c-4bb0-80d9-c6815dcc2d49" in x for x in shown)
     assert len(rec.read_text().splitlines()) == len(shown)
+
+
+def test_daemon_process_runs_and_stops_cleanly_on_sigterm(tmp_path: Path, broker: object) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    from helpers_mqtt import Collector, wait_for
+
+    from venue.messages import Status
+
+    port = broker.port  # type: ignore[attr-defined]
+    cfg = tmp_path / "beacon.toml"
+    cfg.write_text(
+        f'[device]\nsite = "s1"\nid = "b9"\ndata_dir = "{tmp_path / "data"}"\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\n'
+        '[beacon]\nbackend = "simulated"\ntick_s = 0.1\n'
+    )
+    sub = Collector(port, "venue/v1/s1/beacon/b9/status")
+    sub.wait_subscribed()
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venue.cli", "beacon", "--config", str(cfg)], cwd=root,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        def state() -> str | None:
+            msgs = sub.all()
+            return Status.decode(msgs[-1].payload).state if msgs else None
+
+        wait_for(lambda: state() == "online", 20, "status online")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(20) == 0, proc.stderr.read() if proc.stderr else ""
+        wait_for(lambda: state() == "offline", 10, "status offline on a clean stop")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        sub.close()

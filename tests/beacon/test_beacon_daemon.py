@@ -16,7 +16,7 @@ from bleak.backends.device import BLEDevice
 from bleak.backends.scanner import AdvertisementData
 from helpers_mqtt import Collector, wait_for
 
-from beacon.config import BeaconConfig, BeaconSection
+from beacon.config import BeaconConfig, BeaconSection, SimulationSection
 from beacon.daemon import BeaconDaemon
 from beacon.ibeacon import APPLE, build_frame
 from venue.clock import FakeClock
@@ -315,3 +315,28 @@ def test_stop_ends_open_visits_and_events_survive_in_the_outbox(started: Rig) ->
     assert exit_.data["reason"] == "stopped"
     assert any(s == "STOPPING=1" for s, _ in r.pings.sent)
     assert (Path(r.config.device.data_dir) / "beacon-outbox.db").exists()
+
+
+def test_simulated_backend_chosen_by_config_reaches_mqtt(tmp_path: Path, broker: Any) -> None:
+    """No injected factory: ``backend = "simulated"`` in the config picks the simulated phones,
+    which go through bleak objects and the same callback. Real time, compressed 20x."""
+    cfg = BeaconConfig(
+        device=DeviceSection(site="s1", id="b1", data_dir=str(tmp_path / "data")),
+        mqtt=MqttSection(url=broker.url),
+        beacon=BeaconSection(backend="simulated", app_uuids=[APP], min_near_s=1.0,
+                             exit_timeout_s=3.0, deaf_after_s=1.0, watchdog_s=5.0,
+                             forget_s=10.0, tick_s=0.05),
+        simulation=SimulationSection(speed=20.0, visitors_per_minute=60.0,
+                                     passers_per_minute=0.0, seed=4),
+    )
+    sub = Collector(broker.port, f"{ROOT}/#")
+    sub.wait_subscribed()
+    daemon = BeaconDaemon(cfg, adapter=FakeAdapter(), notifier=Pings(FakeClock()))
+    daemon.start()
+    try:
+        wait_for(lambda: sub.on(f"{ROOT}/event/beacon.enter"), 15, "a simulated visitor")
+        assert daemon.counts["not_ibeacon"] > 0  # the simulated headphones and watches
+        assert daemon.counts["malformed"] == 0 and daemon.counts["callback_errors"] == 0
+    finally:
+        daemon.stop()
+        sub.close()
