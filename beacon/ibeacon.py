@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import struct
 import uuid as _uuid
-from typing import Any, NamedTuple
+from collections.abc import Mapping
+from typing import NamedTuple
 
 APPLE = 0x004C
 """Bluetooth SIG company identifier of Apple, under which iBeacon frames are advertised."""
@@ -51,19 +52,20 @@ class IBeacon(NamedTuple):
         return str(_uuid.UUID(bytes=self.uuid))
 
 
-def parse(manufacturer_data: Any) -> IBeacon | None:
+def parse(manufacturer_data: Mapping[int, bytes] | None) -> IBeacon | None:
     """Parse the iBeacon frame out of bleak's ``AdvertisementData.manufacturer_data``.
 
     Args:
-        manufacturer_data: Company id → bytes after the company id. Anything else (wrong types
-            from a misbehaving backend, ``None``) is tolerated and gives ``None``.
+        manufacturer_data: Company id → bytes after the company id, as bleak gives it. ``None``
+            and, at run time, anything else (wrong types from a misbehaving backend) are
+            tolerated and give ``None``.
 
     Returns:
         The beacon, or ``None`` for every other frame: other companies, other Apple frames
         (e.g. 0x10 "nearby"), wrong lengths, truncated frames, garbage.
     """
     try:
-        data = manufacturer_data.get(APPLE)
+        data = manufacturer_data.get(APPLE)  # type: ignore[union-attr]  # None: AttributeError
         if (
             data is None
             or len(data) != FRAME_LENGTH
