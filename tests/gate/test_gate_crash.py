@@ -211,3 +211,35 @@ def test_kill_9_from_outside_at_random_times(broker, hub, watch, tmp_path: Path)
             assert hub.code(ref)["entries_used"] == kept, (ref, hub.code(ref))
     finally:
         final.stop()
+
+
+def test_kill_9_after_passage_hand_off_keeps_the_passage_once(
+    broker, hub, watch, tmp_path: Path
+) -> None:
+    """Killed between handing ``gate.passage`` to the outbox and marking it: not sent twice."""
+    s = hub.series(name="CrashPassage", issue_count=1)
+    issued = s["codes"][0]
+    device = "g-passage"
+    cfg, data = _gate(tmp_path, device, broker, hub, hub.token(device))
+    gate = GateProc(cfg, tmp_path, fault="after_passage_put")
+    try:
+        wait_for(lambda: watch.online(device), 20, "online")
+        gate.send(issued["code"])
+        assert gate.wait_killed() == -signal.SIGKILL, gate.log()
+    finally:
+        gate.stop()
+    row = journal_rows(data)[0]
+    assert (row["result"], row["state"], row["passed"], row["passage_queued"]) == (
+        "admit", "done", 1, 0)
+    assert pulses(tmp_path / f"pins-{device}.log") == 1  # it really opened, and it is recorded
+    again = GateProc(cfg, tmp_path)
+    try:
+        wait_for(lambda: journal_rows(data)[0]["passage_queued"] == 1, 20, "passage marked")
+        passage = wait_for(lambda: watch.events("gate.passage", device), 10, "gate.passage")
+        assert passage[0].data["passed"] is True and passage[0].data["annulled"] is False
+        assert watch.command(device, "ping")["ok"]  # running, and the outbox drained
+    finally:
+        again.stop()
+    one_id_per_nonce(watch, device)
+    one_id_per_nonce(watch, device, "gate.passage")
+    assert hub.code(issued["ref"])["entries_used"] == 1  # a real passage is never annulled
