@@ -143,5 +143,20 @@ def render_broker_conf(passwd_path: str, acl_path: str, listeners: Sequence[str]
     return "\n".join(lines) + "\n"
 
 
+def render_tls_listener(port: int, cafile: str, certfile: str, keyfile: str,
+                        bind: str | None = None) -> str:
+    """A TLS listener where the client certificate's CN is the username, so the ACL applies."""
+    lines = [
+        f"listener {port}{' ' + bind if bind else ''}",
+        f"cafile {cafile}",
+        f"certfile {certfile}",
+        f"keyfile {keyfile}",
+        "tls_version tlsv1.2",
+        "require_certificate true",
+        "use_identity_as_username true",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _key(account: BrokerAccount) -> str:
     return account.username

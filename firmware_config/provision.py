@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from firmware_config import firstboot, pki
 from firmware_config.errors import ProvisionError, UsageError
 from firmware_config.inventory import DeviceRecord, Inventory, write_text
-from firmware_config.mosquitto import make_password_hash
+from firmware_config.mosquitto import make_password_hash, render_tls_listener
 from firmware_config.roleconfig import RoleConfigInput, write_role_config
 from venue.clock import Clock, SystemClock
 from venue.topics import ROLES, check_id
@@ -202,12 +202,18 @@ def provision(
         secret_files["client.key"] = device_secrets["tls_key_pem"]
     broker_files = {}
     if req.role == "hub":
-        mq = inventory.root / "mosquitto"
-        broker_files = {
-            "/etc/mosquitto/conf.d/venue.conf": (mq / "venue.conf").read_text() + "listener 1883\n",
-            "/etc/mosquitto/venue/passwd": (mq / "passwd").read_text(),
-            "/etc/mosquitto/venue/acl": (mq / "acl").read_text(),
-        }
+        server = None
+        if req.tls:
+            host = urlsplit(broker_url).hostname or record.hostname
+            server = pki.issue_server(
+                _venue_ca(inventory, req.site, clock),
+                [host, record.hostname, f"{record.hostname}.local"],
+                now,
+            )
+            write_text(inventory.device_dir(req.device_id) / "server.crt", server.cert_pem)
+            device_secrets["server_key_pem"] = server.key_pem
+            inventory.set_device_secrets(req.device_id, device_secrets)
+        broker_files = _hub_broker_files(inventory, server, public_files.get("ca.crt", ""))
     fb = firstboot.FirstBoot(
         site=req.site,
         role=req.role,
@@ -243,6 +249,28 @@ def provision(
     for stale in {p.name for p in boot.iterdir()} - names:
         (boot / stale).unlink()
     return Provisioned(record, config_path, config_class, boot, tuple(sorted(names)))
+
+
+def _hub_broker_files(
+    inventory: Inventory, server: pki.Issued | None, ca_pem: str
+) -> dict[str, str]:
+    """Mosquitto's files for a hub's first boot: the inventory's passwd/acl as they are now, and
+    with TLS a listener on 8883 that takes the username from the client certificate (plain MQTT
+    then listens on localhost only, for the hub's own processes)."""
+    mq = inventory.root / "mosquitto"
+    conf = (mq / "venue.conf").read_text()
+    d = "/etc/mosquitto/venue"
+    files = {f"{d}/passwd": (mq / "passwd").read_text(), f"{d}/acl": (mq / "acl").read_text()}
+    if server is None:
+        conf += "listener 1883\n"
+    else:
+        conf += "listener 1883 127.0.0.1\n" + render_tls_listener(
+            8883, f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key"
+        )
+        files |= {f"{d}/ca.crt": ca_pem, f"{d}/server.crt": server.cert_pem,
+                  f"{d}/server.key": server.key_pem}
+    files["/etc/mosquitto/conf.d/venue.conf"] = conf
+    return files
 
 
 def _venue_ca(inventory: Inventory, site: str, clock: Clock) -> pki.Issued:

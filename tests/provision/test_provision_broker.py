@@ -168,3 +168,82 @@ def test_device_confined_by_acl_and_revocation_locks_it_out(
         for c in clients:
             c.close()
 
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_tls_client_certificate_logs_in_and_is_confined(tmp_path: Path, broker_factory: Any
+                                                        ) -> None:
+    """With --tls the device's certificate is its login (CN = username) and the ACL applies."""
+    import socket
+    import ssl
+
+    from firmware_config.mosquitto import render_tls_listener
+
+    inv = tmp_path / "inv"
+    assert venue(*provision_args(inv, "hub", "h1", "--tls", "--broker",
+                                 "mqtts://127.0.0.1:8883")).code == 0
+    assert venue(*provision_args(inv, "gate", "g1", "--tls")).code == 0
+    secrets = tomllib.loads((inv / "secrets.toml").read_text())["devices"]
+    keys = tmp_path / "keys"
+    keys.mkdir(mode=0o700)
+    (keys / "server.key").write_text(secrets["h1"]["server_key_pem"])
+    (keys / "g1.key").write_text(secrets["g1"]["tls_key_pem"])
+    ca = inv / "ca" / "ca.crt"
+    port = _free_port()
+    broker = broker_factory(
+        "user root\n"
+        f"allow_anonymous false\npassword_file {inv}/mosquitto/passwd\n"
+        f"acl_file {inv}/mosquitto/acl\n"
+        + render_tls_listener(port, str(ca), str(inv / "devices/h1/server.crt"),
+                              str(keys / "server.key"), bind="127.0.0.1")
+    )
+
+    def tls_port_open() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return True
+        except OSError:
+            return False
+
+    wait_for(tls_port_open, what="TLS listener")
+    hub = Client(broker.port, "s1.hub.h1", _password(inv, "h1"))
+    try:
+        assert hub.connected()
+        hub.subscribe("venue/v1/s1/#")
+
+        g1 = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
+        g1.tls_set(ca_certs=str(ca), certfile=str(inv / "devices/g1/client.crt"),
+                   keyfile=str(keys / "g1.key"))
+        assert g1.connect("127.0.0.1", port, keepalive=10) == 0  # the server cert checks out
+        g1.loop_start()
+        try:
+            g1.publish("venue/v1/s1/hub/h1/status", b"not mine", qos=1).wait_for_publish(5)
+            g1.publish("venue/v1/s1/gate/g1/status", b"online", qos=1).wait_for_publish(5)
+            wait_for(lambda: "venue/v1/s1/gate/g1/status" in hub.topics(), what="g1 status")
+            assert "venue/v1/s1/hub/h1/status" not in hub.topics()
+        finally:
+            g1.disconnect()
+            g1.loop_stop()
+
+        # no client certificate: the broker refuses (in the handshake, or right after it on
+        # TLS 1.3), and never answers an MQTT CONNECT
+        ctx = ssl.create_default_context(cafile=str(ca))
+        connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x0a\x00\x00"
+        answer = b"not refused"
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+            try:
+                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                    tls.sendall(connect)
+                    answer = tls.recv(4)
+            except (ssl.SSLError, ConnectionResetError):
+                answer = b""
+        assert answer == b""
+    finally:
+        hub.close()
