@@ -9,6 +9,7 @@ at the first write and fail with ``database is locked`` instead of waiting). Pos
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -89,6 +90,11 @@ class Database:
     engine: Engine
 
     def __post_init__(self) -> None:
+        # SQLite has one writer. Threads of this process queue on a Python lock (handed over at
+        # once) instead of in SQLite's busy handler, which sleeps 1, 2, 5, ... 100 ms between
+        # tries and would make every contended redemption wait for nothing. Other processes on
+        # the same file still wait in the busy handler (busy_timeout).
+        self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(
             self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
@@ -109,7 +115,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in a write transaction (``BEGIN IMMEDIATE`` on SQLite), committed at exit."""
-        with self._write() as session, session.begin():
+        if self._writer is None:
+            with self._write() as session, session.begin():
+                yield session
+            return
+        with self._writer, self._write() as session, session.begin():
             yield session
 
     @contextmanager

@@ -43,7 +43,8 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
     host, _, port = config.hub.listen.rpartition(":")
     log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
     try:
-        uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning")
+        uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning",
+                    access_log=False)
     finally:
         if ingest is not None:
             ingest.stop()

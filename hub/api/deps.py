@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -34,23 +34,25 @@ class HubContext:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def context(request: Request) -> HubContext:
+async def context(request: Request) -> HubContext:
     ctx: HubContext = request.app.state.hub
     return ctx
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through and returns the caller."""
     allowed = frozenset(roles)
 
-    def check(
+    # ``async``: FastAPI runs a sync dependency in its thread pool, a hop per dependency per
+    # request; these only read memory (the token cache goes to the database every few seconds).
+    async def check(
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
         if creds is None or not creds.credentials or len(creds.credentials) > 200:
             raise HTTPException(401, "a bearer token is required",
                                 headers={"WWW-Authenticate": "Bearer"})
-        principal = context(request).tokens.lookup(creds.credentials)
+        principal = request.app.state.hub.tokens.lookup(creds.credentials)
         if principal is None:
             raise HTTPException(401, "unknown or revoked token",
                                 headers={"WWW-Authenticate": "Bearer"})
