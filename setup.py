@@ -54,6 +54,7 @@ DEV = [
     "httpx>=0.27",
     "schemathesis>=3.27",
     "aiosmtpd>=1.4",
+    "beacontools>=2.1",
 ]
 EXTRAS = {
     "hub": HUB + MONITOR,

@@ -41,8 +41,9 @@ def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
                         break
             time.sleep(1)
         devices = {d["device"]: d for d in snap.get("devices", [])}
-        assert {"hub", "gate-1", "gate-2"} <= set(devices), snap
-        assert all(devices[n]["state"] == "online" for n in ("hub", "gate-1", "gate-2"))
+        names = ("hub", "gate-1", "gate-2", "beacon-1")
+        assert set(names) <= set(devices), snap
+        assert all(devices[n]["state"] == "online" for n in names)
         assert devices["gate-1"]["admits"] > 0 and devices["gate-2"]["admits"] > 0
     finally:
         proc.send_signal(signal.SIGINT)

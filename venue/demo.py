@@ -212,6 +212,18 @@ def gate_config(data: Path, name: str, hub: str, token: str, mqtt_url: str) -> P
     return conf
 
 
+def beacon_config(data: Path, name: str, mqtt_url: str) -> Path:
+    conf = data / f"{name}.toml"
+    conf.write_text(
+        f'[device]\nsite = "{SITE}"\nid = "{name}"\ndata_dir = "{data / name}"\n\n'
+        f'[mqtt]\nurl = "{mqtt_url}"\n\n'
+        '[beacon]\nbackend = "simulated"\ntelemetry_s = 10.0\n\n'
+        '[simulation]\nvisitors_per_minute = 6.0\npassers_per_minute = 6.0\n'
+        'mean_stay_s = 120.0\n'
+    )
+    return conf
+
+
 class Visitors:
     """Walks simulated visitors to the gates: mostly valid tickets, some reused, some garbage."""
 
@@ -267,6 +279,8 @@ def run(args: argparse.Namespace) -> int:
             conf = gate_config(data, name, hub, seeded["gate_tokens"][name], mqtt_url)
             gates.append(demo.spawn(name, venue_cmd("gate", "--config", str(conf)),
                                     stdin=subprocess.PIPE))
+        beacon = demo.spawn("beacon-1", venue_cmd(
+            "beacon", "--config", str(beacon_config(data, "beacon-1", mqtt_url))))
         visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute)
         threading.Thread(target=visitors.run, args=(demo.stop,), daemon=True).start()
         print(
@@ -274,6 +288,7 @@ def run(args: argparse.Namespace) -> int:
             f"  broker   {mqtt_url}\n"
             f"  hub      {hub}  (API docs: {hub}/docs, admin token in {data / 'admin.token'})\n"
             f"  gates    {', '.join(g.name for g in gates)} (stdin scanners, mock pins)\n"
+            f"  beacon   {beacon.name} (simulated phones walking in and out)\n"
             f"  logs     {data / 'logs'}\n"
             f"  watch    venue monitor --mqtt {mqtt_url}   (or: venue cmd gate-1 open)\n"
             "Ctrl-C stops everything; the data stays for the next run.",
