@@ -106,6 +106,8 @@ def plan(image: Path, target: Path, device_dir: Path | None,
         raise FlashError(f"{image}: image not found")
     files: tuple[Path, ...] = ()
     if device_dir is not None:
+        if not (device_dir / "user-data").exists() and (device_dir / "boot").is_dir():
+            device_dir = device_dir / "boot"  # the inventory's device folder was given
         if not device_dir.is_dir():
             raise FlashError(f"{device_dir}: first-boot folder not found")
         files = tuple(sorted(p for p in device_dir.iterdir() if p.is_file()))

@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("image", help="OS image: .img, .img.xz or .img.gz")
     parser.add_argument("target", help="SD card block device (/dev/sdX) or an image file")
     parser.add_argument("--device-dir", metavar="DIR",
-                        help="first-boot files from `venue provision` (inventory/devices/ID/boot)")
+                        help="first-boot files from `venue provision`: inventory/devices/ID[/boot]")
     parser.add_argument("--dry-run", action="store_true", help="show what would be done")
     parser.add_argument("--yes", action="store_true", help="do not ask before writing a card")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")

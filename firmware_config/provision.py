@@ -142,6 +142,7 @@ def provision(
         )
     if existing and existing.site != req.site and existing.active:
         raise ProvisionError(f"device {req.device_id!r} belongs to site {existing.site!r}")
+    inventory.secrets()  # refuses a secrets file others can read, before anything is made
     inventory.init()
     now = clock.now()
     username = f"{req.site}.{req.role}.{req.device_id}"
@@ -194,8 +195,8 @@ def provision(
         ),
         config_path,
     )
-    inventory.save_record(record)
     inventory.set_device_secrets(req.device_id, device_secrets)
+    inventory.save_record(record)
     inventory.regenerate()
     secret_files = {"mqtt-password": mqtt_password + "\n", "hub-token": hub_token + "\n"}
     if req.tls:

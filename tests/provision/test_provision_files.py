@@ -321,3 +321,12 @@ def test_wheel_travels_on_the_card(tmp_path: Path) -> None:
     bad.write_bytes(b"")
     res = venue(*provision_args(inv, "gate", "g2", "--wheel", str(bad)))
     assert res.code == 2 and "not a venue wheel" in res.err
+
+
+def test_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
+    inv = tmp_path / "inv"
+    assert venue(*provision_args(inv, "gate", "g1")).code == 0
+    (inv / "secrets.toml").chmod(0o644)
+    res = venue(*provision_args(inv, "gate", "g2"))
+    assert res.code == 1 and "chmod 600" in res.err and len(res.err.strip().splitlines()) == 1
+    assert not (inv / "devices" / "g2").exists()

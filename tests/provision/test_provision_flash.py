@@ -131,6 +131,10 @@ def test_dry_run_writes_nothing(tmp_path: Path, image: tuple[Path, bytes],
                 "--dry-run")
     assert res.code == 0, res.err
     assert "user-data" in res.out and "dry run: nothing written" in res.out
+    # the device's inventory folder works as well as its boot/ folder
+    res = venue("flash", str(src), str(target), "--device-dir", str(boot_dirs["gate"].parent),
+                "--dry-run")
+    assert res.code == 0 and "+ user-data" in res.out
     assert list(tmp_path.iterdir()) == []
 
 
