@@ -12,11 +12,9 @@ sensor) runs on another thread, so the next visitor can scan while the previous 
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
-import time
 from collections import Counter, deque
 from typing import Any
 
@@ -26,6 +24,7 @@ from gate.debounce import Debouncer
 from gate.decision import Decision, reject
 from gate.faults import Faults
 from gate.journal import ACTUATED, DECIDED, DONE, VOID, Entry, Journal, JournalHistory
+from gate.operator import Operator
 from gate.providers import (
     CheckProvider,
     CheckRequest,
@@ -38,7 +37,7 @@ from gate.reporting import Reporter
 from gate.sources.base import Scan, Source, open_source
 from venue.clock import SYSTEM_CLOCK, Clock
 from venue.ids import new_id
-from venue.messages import Command, rfc3339
+from venue.messages import rfc3339
 from venue.reasons import Reason
 from venue.topics import PREFIX, DeviceRef
 
@@ -123,6 +122,7 @@ class GateDaemon:
             )
         self.link = mqtt
         self.reporter = Reporter(self.journal, self.link, self.ref, faults=self.faults)
+        self.operator = Operator(self)
         self.turnstile = Turnstile(cfg.io, pin_factory=pin_factory)
         self.debouncer = Debouncer(self.g.debounce_s, clock=self.clock)
         self.sources: list[Source] = (
@@ -155,16 +155,7 @@ class GateDaemon:
     def start(self) -> None:
         """Reconcile the journal, then start the link, replica refresher, readers and settler."""
         self.reconcile()
-        for name, handler in (
-            ("open", self._cmd_open),
-            ("lock", self._cmd_lock),
-            ("unlock", self._cmd_unlock),
-            ("free-passage", self._cmd_free_passage),
-            ("reload", self._cmd_reload),
-            ("ping", self._cmd_ping),
-            ("refresh-replica", self._cmd_refresh),
-        ):
-            self.link.on_command(name, handler)
+        self.operator.register(self.link)
         self.link.subscribe(f"{PREFIX}/{self.ref.site}/hub/+/event/hub.replica", self._on_hint)
         self.link.start()
         self.refresher.start()
@@ -407,59 +398,3 @@ class GateDaemon:
                 self.link.publish_telemetry(self.telemetry())
             except Exception:
                 log.debug("telemetry failed", exc_info=True)
-
-    # --- commands -------------------------------------------------------------------------------
-
-    def _record_op(self, cmd: Command) -> str:
-        by = str(cmd.args.get("by") or cmd.by or "unknown")
-        self.journal.operation(rfc3339(self.clock.now()), cmd.name, by, json.dumps(cmd.args))
-        log.warning("command %s by %s", cmd.name, by)
-        return by
-
-    def _cmd_open(self, cmd: Command) -> dict[str, Any]:
-        """Operator override: open once, recorded with who asked (no ticket, no redemption)."""
-        by = self._record_op(cmd)
-        self.turnstile.open_once(expect_passage=False)
-        self.turnstile.signal(True)
-        return {"opened": True, "by": by}
-
-    def _cmd_lock(self, cmd: Command) -> dict[str, Any]:
-        self._record_op(cmd)
-        self.mode = "locked"
-        self.turnstile.hold_open(False)
-        return {"mode": self.mode}
-
-    def _cmd_unlock(self, cmd: Command) -> dict[str, Any]:
-        self._record_op(cmd)
-        self.mode = "normal"
-        self.turnstile.hold_open(False)
-        return {"mode": self.mode}
-
-    def _cmd_free_passage(self, cmd: Command) -> dict[str, Any]:
-        self._record_op(cmd)
-        on = bool(cmd.args.get("on", True))
-        self.mode = "free-passage" if on else "normal"
-        self.turnstile.hold_open(on)
-        return {"mode": self.mode}
-
-    def _cmd_reload(self, cmd: Command) -> dict[str, Any]:
-        """Re-read the timing and offline settings from the config file; refresh the replica."""
-        self._record_op(cmd)
-        if self.config_path:
-            from venue.config import load_config
-
-            new = load_config(GateConfig, self.config_path).gate
-            self.debouncer.window_s = new.debounce_s
-            self.online.budget_s = new.budget_ms / 1000.0
-            self.offline.max_age_s = new.replica_max_age_s
-            self.offline.fail_open = new.fail_open
-            self.g = new
-        self.refresher.hint()
-        return {"reloaded": bool(self.config_path)}
-
-    def _cmd_ping(self, cmd: Command) -> dict[str, Any]:
-        return {"pong": True, "time": time.time(), **self.telemetry()}
-
-    def _cmd_refresh(self, cmd: Command) -> dict[str, Any]:
-        self.refresher.hint()
-        return {"refreshing": True}

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from gatekit import Issuer
 from gpiozero.pins.mock import MockFactory
-from helpers_mqtt import wait_for
+from helpers_mqtt import Collector, wait_for
 from test_gate_e2e import Watch
 
 from gate.config import GateConfig
@@ -147,3 +147,18 @@ def test_modes_and_commands_are_recorded_with_who_asked(gate, watch, issuer: Iss
     statuses = [json.loads(m.payload) for m in watch.c.on("venue/v1/s1/gate/g1/status")]
     assert statuses[-1]["state"] == "online"
     assert all(Event.decode(m.payload) for m in watch.c.all() if "/event/" in m.topic)
+
+
+def test_home_assistant_discovery_is_retained(gate, watch, broker) -> None:
+    wait_for(lambda: watch.online("g1"), 10, "online")
+    ha = Collector(broker.port, "homeassistant/device/+/config")
+    try:
+        msgs = wait_for(lambda: ha.on("homeassistant/device/g1/config"), 10, "discovery")
+        assert msgs[0].retain
+        body = json.loads(msgs[0].payload)
+        assert body["availability_topic"] == "venue/v1/s1/gate/g1/status"
+        comps = body["components"]
+        assert comps["offline"]["platform"] == "binary_sensor"
+        assert comps["scans_per_min"]["state_topic"] == "venue/v1/s1/gate/g1/telemetry"
+    finally:
+        ha.close()
