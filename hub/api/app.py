@@ -11,6 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
@@ -25,6 +26,11 @@ from hub.redemption import AnnulError
 from hub.series import NotFound, SeriesError
 from venue import __version__
 from venue.clock import SYSTEM_CLOCK, Clock
+
+
+def _safe(value: object) -> str:
+    """Text that any encoder takes (unpaired surrogates become ``?``)."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def _error(status: int, detail: Any) -> JSONResponse:
@@ -58,6 +64,15 @@ def create_app(
     def health() -> dict[str, Any]:
         """Liveness, without a token (for load balancers and systemd checks)."""
         return {"ok": True, "version": __version__}
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own handler echoes the offending input, which can be text no encoder takes
+        # (an unpaired surrogate from a JSON escape) and would turn a 422 into a 500; it would
+        # also send a scanned ticket secret back. Name the field and the problem only.
+        return _error(422, [{"loc": [p if isinstance(p, int) else _safe(p) for p in e["loc"]],
+                             "msg": _safe(e.get("msg", "")), "type": _safe(e.get("type", ""))}
+                            for e in exc.errors()])
 
     @app.exception_handler(NotFound)
     def _not_found(_: Request, exc: NotFound) -> JSONResponse:

@@ -85,8 +85,17 @@ class TokenIn(Strict):
     allow_serial_entry: bool = False
 
 
+def _printable(value: str) -> str:
+    if not value.isprintable():  # also refuses lone surrogates, which no database can store
+        raise ValueError("must be printable text")
+    return value
+
+
+Printable = Annotated[str, AfterValidator(_printable)]
+
+
 class StatusIn(Strict):
-    detail: Annotated[str, Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$")] | None = None
+    detail: Annotated[Printable, Field(max_length=200)] | None = None
 
 
 class TicketOut(BaseModel):
