@@ -57,8 +57,8 @@ def test_nasty_values_never_give_a_server_error(
             files = {"file": ("x.txt", v.encode("utf-8", "surrogatepass") + b"\nOK-1\n")}
             statuses.add(http.post("/api/v1/series/2/import", files=files,
                                    headers=ADMIN_H).status_code)
-        for body in (b"", b"null", b"[]", b"{", b'{"code": 1e999}', b'{"code": ' + b"[" * 5000):
-            statuses.add(raw(http, "POST", "/api/v1/redemptions", body).status_code)
+        for junk in (b"", b"null", b"[]", b"{", b'{"code": 1e999}', b'{"code": ' + b"[" * 5000):
+            statuses.add(raw(http, "POST", "/api/v1/redemptions", junk).status_code)
     assert not {s for s in statuses if s >= 500}, statuses
     assert statuses >= {200, 201, 404, 405, 422}
 
