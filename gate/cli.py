@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 import time
@@ -55,11 +54,9 @@ def _config(args: argparse.Namespace) -> GateConfig:
 
 
 def _setup_logging(cfg: GateConfig) -> None:
-    logging.basicConfig(
-        level=getattr(logging, cfg.log.level),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    from venue.runtime import setup_logging
+
+    setup_logging(cfg.log.level, cfg.log.format)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -119,21 +116,23 @@ def test_io(cfg: GateConfig, *, watch_s: float = 5.0, pin_factory: Any = None) -
 
 
 def run_daemon(cfg: GateConfig, config_path: str | None) -> int:
+    """Run the gate until SIGTERM/SIGINT, under systemd's watchdog when systemd started us.
+
+    The decision loop runs on its own thread; the main thread is :class:`venue.runtime.Service`,
+    which says READY to systemd and pings the watchdog only while the loop is healthy.
+    """
     from gate.daemon import GateDaemon
+    from venue.runtime import Service
 
     daemon = GateDaemon(cfg, config_path=config_path)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: Any) -> None:
-        stop.set()
-        daemon.request_stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     daemon.start()
+    loop = threading.Thread(target=daemon.run, name="gate-decide", daemon=True)
+    loop.start()
+    daemon.decide_thread = loop
     logging.getLogger("venue.gate").info("gate %s running", cfg.device.id)
     try:
-        daemon.run()
+        return Service(f"venue gate {cfg.device.id}", healthy=daemon.healthy).run()
     finally:
+        daemon.request_stop()
+        loop.join(5)
         daemon.stop()
-    return EXIT_OK

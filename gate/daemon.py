@@ -25,6 +25,7 @@ from gate.decision import Decision, reject
 from gate.faults import Faults
 from gate.journal import ACTUATED, DECIDED, DONE, VOID, Entry, Journal, JournalHistory
 from gate.operator import Operator
+from gate.operator import telemetry as operator_telemetry
 from gate.providers import (
     CheckProvider,
     CheckRequest,
@@ -42,6 +43,9 @@ from venue.reasons import Reason
 from venue.topics import PREFIX, DeviceRef
 
 log = logging.getLogger("venue.gate")
+
+STUCK_S = 30.0
+"""A scan still being handled after this long means the loop is wedged (watchdog)."""
 
 
 class GateDaemon:
@@ -135,12 +139,14 @@ class GateDaemon:
         )
         self.mode: str = self.g.mode
         self.counts: Counter[str] = Counter()
-        self._scan_times: deque[float] = deque()
+        self.scan_times: deque[float] = deque()
         self._scans: queue.Queue[Scan] = queue.Queue()
         self._settle: queue.Queue[tuple[Entry, float, int]] = queue.Queue()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.idle = threading.Event()
+        self._busy_since: float | None = None
+        self.decide_thread: threading.Thread | None = None
         self._source = "stdin"
 
     def _decoder(self) -> Any:
@@ -180,11 +186,21 @@ class GateDaemon:
                 self.idle.set()
                 continue
             self.idle.clear()
+            self._busy_since = self.clock.monotonic()
             try:
                 self.handle(scan)
             except Exception:
                 self.counts["errors"] += 1
                 log.exception("scan handling failed")
+            finally:
+                self._busy_since = None
+
+    def healthy(self) -> bool:
+        """For the systemd watchdog: the decision loop runs and no scan is stuck in it."""
+        if self.decide_thread is not None and not self.decide_thread.is_alive():
+            return False
+        busy = self._busy_since
+        return busy is None or self.clock.monotonic() - busy < STUCK_S
 
     def request_stop(self) -> None:
         """Ask :meth:`run` to return (safe from a signal handler)."""
@@ -315,9 +331,9 @@ class GateDaemon:
         if d.offline:
             self.counts["offline_decisions"] += 1
         now = self.clock.monotonic()
-        self._scan_times.append(now)
-        while self._scan_times and now - self._scan_times[0] > 60.0:
-            self._scan_times.popleft()
+        self.scan_times.append(now)
+        while self.scan_times and now - self.scan_times[0] > 60.0:
+            self.scan_times.popleft()
 
     def _settle_loop(self) -> None:
         while not self._stop.is_set():
@@ -365,29 +381,8 @@ class GateDaemon:
         self.refresher.hint()
 
     def telemetry(self) -> dict[str, Any]:
-        """Counters for the ``telemetry`` topic and ``ping``."""
-        link = self.link.stats() if hasattr(self.link, "stats") else {}
-        garbage: Counter[str] = Counter()
-        for src in self.sources:
-            for k in ("too_long", "not_utf8", "binary", "fragment"):
-                garbage[k] += src.stats.get(k, 0)
-        age = self.refresher.age_s()
-        return {
-            "mode": self.mode,
-            "offline": self.fallback.is_offline,
-            "scans_per_min": len(self._scan_times),
-            "scans": self.counts["scans"],
-            "admits": self.counts["admits"],
-            "rejects": self.counts["rejects"],
-            "debounced": self.counts["debounced"],
-            "annulled": self.counts["annulled"],
-            "offline_decisions": self.counts["offline_decisions"],
-            "replica_age_s": None if age is None else round(age, 1),
-            "replica_refreshes": self.refresher.refreshes,
-            "queue_depth": link.get("outbox_depth", 0),
-            "garbage": dict(garbage),
-            "garbage_total": sum(garbage.values()),
-        }
+        """Counters for ``telemetry`` and ``ping``: :func:`gate.operator.telemetry`."""
+        return operator_telemetry(self)
 
     def _status(self) -> dict[str, Any]:
         return {"mode": self.mode, "direction": self.g.direction}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
@@ -33,6 +34,35 @@ HA_FIELDS: dict[str, tuple[str, str | None, bool]] = {
     "garbage_total": ("Unreadable scans", None, False),
     "mode": ("Mode", None, False),
 }
+
+
+def telemetry(d: GateDaemon) -> dict[str, Any]:
+    """What a gate reports every ``telemetry_s`` and answers to ``ping``."""
+    link = d.link.stats() if hasattr(d.link, "stats") else {}
+    garbage: Counter[str] = Counter()
+    scanners: dict[str, dict[str, int]] = {}
+    for i, src in enumerate(d.sources):
+        for k in ("too_long", "not_utf8", "binary", "fragment"):
+            garbage[k] += src.stats.get(k, 0)
+        scanners[f"{i}:{src.name}"] = dict(src.stats)
+    age = d.refresher.age_s()
+    return {
+        "mode": d.mode,
+        "offline": d.fallback.is_offline,
+        "scans_per_min": len(d.scan_times),
+        "scans": d.counts["scans"],
+        "admits": d.counts["admits"],
+        "rejects": d.counts["rejects"],
+        "debounced": d.counts["debounced"],
+        "annulled": d.counts["annulled"],
+        "offline_decisions": d.counts["offline_decisions"],
+        "replica_age_s": None if age is None else round(age, 1),
+        "replica_refreshes": d.refresher.refreshes,
+        "queue_depth": link.get("outbox_depth", 0),
+        "garbage": dict(garbage),
+        "garbage_total": sum(garbage.values()),
+        "scanners": scanners,
+    }
 
 
 class Operator:

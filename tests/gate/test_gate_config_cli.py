@@ -57,3 +57,52 @@ def test_test_io_pulses_outputs_on_mock_pins(tmp_path: Path) -> None:
     lines = trace.read_text().splitlines()
     for pin in ("GPIO17", "GPIO27", "GPIO22", "GPIO23"):
         assert [ln.split()[2] for ln in lines if ln.split()[1] == pin] == ["1", "0"]
+
+
+def test_daemon_talks_to_systemd_and_stops_cleanly(broker, tmp_path: Path) -> None:
+    """``Type=notify`` + ``WatchdogSec=``: READY, watchdog pings while healthy, STOPPING on TERM."""
+    import os
+    import signal
+    import socket
+
+    sock_path = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(sock_path))
+    sock.settimeout(15)
+    cfg = tmp_path / "g.toml"
+    cfg.write_text(f"""
+[device]
+site = "s1"
+id = "gsd"
+data_dir = "{tmp_path / 'data'}"
+[mqtt]
+url = "{broker.url}"
+[gate]
+hub_url = "http://127.0.0.1:9"
+[[scanner]]
+kind = "stdin"
+[io]
+pin_factory = "mock"
+""")
+    env = {**os.environ, "NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "400000"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venue.cli", "gate", "--config", str(cfg)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,
+        cwd=tmp_path,
+    )
+    try:
+        got: list[str] = []
+        while not any("WATCHDOG=1" in g for g in got):
+            got.append(sock.recv(4096).decode())
+        assert got[0].startswith("READY=1")
+        proc.send_signal(signal.SIGTERM)
+        while not any("STOPPING=1" in g for g in got):
+            got.append(sock.recv(4096).decode())
+        assert proc.wait(20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        sock.close()
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    assert "Traceback" not in out and "Fatal" not in out, out
