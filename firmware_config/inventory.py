@@ -27,10 +27,11 @@ import shutil
 import tempfile
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from firmware_config import pki
 from firmware_config.errors import ProvisionError
 from firmware_config.mosquitto import BrokerAccount, render_acl, render_broker_conf, render_passwd
 from firmware_config.textfmt import to_toml
@@ -56,6 +57,10 @@ class DeviceRecord:
     broker_url: str
     hub_url: str
     cert_sha256: str | None = None
+    cert_serial: str | None = None
+    """Hex serial of the TLS client certificate, for the CRL once the device is revoked."""
+    retired_serials: tuple[str, ...] = ()
+    """Serials of certificates this id had before it was provisioned again: always in the CRL."""
     revoked_at: str | None = None
 
     @property
@@ -125,7 +130,9 @@ class Inventory:
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8"))["device"]
             known = {f.name for f in fields(DeviceRecord)}
-            return DeviceRecord(**{k: v for k, v in data.items() if k in known})
+            values = {k: v for k, v in data.items() if k in known}
+            values["retired_serials"] = tuple(values.get("retired_serials", ()))
+            return DeviceRecord(**values)
         except (tomllib.TOMLDecodeError, KeyError, TypeError) as exc:
             raise ProvisionError(f"{path}: not a device record: {exc}") from None
 
@@ -170,11 +177,26 @@ class Inventory:
             mq / "venue.conf",
             render_broker_conf("/etc/mosquitto/venue/passwd", "/etc/mosquitto/venue/acl"),
         )
+        self._write_crl()
         tokens = [
             {"device": r.id, "role": r.role, "site": r.site, "token_sha256": r.token_sha256}
             for r in active
         ]
         write_text(self.root / HUB_TOKENS, json.dumps(tokens, indent=2) + "\n")
+
+    def _write_crl(self) -> None:
+        """``ca/crl.pem`` naming every revoked device's certificate (only once a CA exists)."""
+        cert = self.root / "ca" / "ca.crt"
+        key = self.secrets().get("ca", {}).get("key_pem")
+        if not cert.exists() or not key:
+            return
+        revoked = []
+        for r in self.records():
+            revoked += [int(s, 16) for s in r.retired_serials]
+            if r.cert_serial and not r.active:
+                revoked.append(int(r.cert_serial, 16))
+        ca = pki.Issued(cert.read_text(encoding="utf-8"), key)
+        write_text(self.root / "ca" / "crl.pem", pki.make_crl(ca, revoked, datetime.now(UTC)))
 
     def revoke(self, device_id: str, now: datetime) -> DeviceRecord:
         """Forget a device's secrets and first-boot files, then rebuild the broker files."""

@@ -144,13 +144,15 @@ def render_broker_conf(passwd_path: str, acl_path: str, listeners: Sequence[str]
 
 
 def render_tls_listener(port: int, cafile: str, certfile: str, keyfile: str,
-                        bind: str | None = None) -> str:
-    """A TLS listener where the client certificate's CN is the username, so the ACL applies."""
+                        bind: str | None = None, crlfile: str | None = None) -> str:
+    """A TLS listener where the client certificate's CN is the username, so the ACL applies;
+    ``crlfile`` (the inventory's ``ca/crl.pem``) keeps revoked devices' certificates out."""
     lines = [
         f"listener {port}{' ' + bind if bind else ''}",
         f"cafile {cafile}",
         f"certfile {certfile}",
         f"keyfile {keyfile}",
+        *([f"crlfile {crlfile}"] if crlfile else []),
         "tls_version tlsv1.2",
         "require_certificate true",
         "use_identity_as_username true",

@@ -137,6 +137,34 @@ def issue_server(ca: Issued, names: list[str], now: datetime) -> Issued:
     return Issued(cert.public_bytes(serialization.Encoding.PEM).decode(), _key_pem(key))
 
 
+def make_crl(ca: Issued, serials: list[int], now: datetime) -> str:
+    """The CA's revocation list: revoked devices' certificates stop passing the TLS handshake.
+
+    It is valid as long as the CA: it is regenerated on every revocation and copied to the
+    broker, and an expired CRL would lock every device out.
+    """
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca.key_pem.encode(), password=None)
+    if not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+        raise ValueError("the venue CA key is not an EC key")
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - timedelta(minutes=5))
+        .next_update(ca_cert.not_valid_after_utc)
+    )
+    for serial in sorted(set(serials)):
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder().serial_number(serial).revocation_date(now).build()
+        )
+    return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def serial_of(cert_pem: str) -> int:
+    """A certificate's serial number, kept in the inventory so the CRL can name it later."""
+    return x509.load_pem_x509_certificate(cert_pem.encode()).serial_number
+
+
 def fingerprint(cert_pem: str) -> str:
     """SHA-256 fingerprint (hex) of a PEM certificate, for the inventory record."""
     cert = x509.load_pem_x509_certificate(cert_pem.encode())

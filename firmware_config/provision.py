@@ -156,13 +156,14 @@ def provision(
         "admin_password": admin_password,
     }
     public_files: dict[str, str] = {}
-    cert_sha256 = None
+    cert_sha256 = cert_serial = None
     if req.tls:
         ca = _venue_ca(inventory, req.site, clock)
         issued = pki.issue_client(ca, username, now)
         write_text(inventory.device_dir(req.device_id) / "client.crt", issued.cert_pem)
         device_secrets["tls_key_pem"] = issued.key_pem
         cert_sha256 = pki.fingerprint(issued.cert_pem)
+        cert_serial = f"{pki.serial_of(issued.cert_pem):x}"
         public_files = {"ca.crt": ca.cert_pem, "client.crt": issued.cert_pem}
     psk_hex = None
     if req.wifi_ssid and req.wifi_passphrase:
@@ -180,6 +181,8 @@ def provision(
         broker_url=broker_url,
         hub_url=req.hub_url,
         cert_sha256=cert_sha256,
+        cert_serial=cert_serial,
+        retired_serials=_retired(existing),
     )
     config_path = inventory.device_dir(req.device_id) / f"{req.role}.toml"
     config_text, config_class = write_role_config(
@@ -252,6 +255,14 @@ def provision(
     return Provisioned(record, config_path, config_class, boot, tuple(sorted(names)))
 
 
+def _retired(existing: DeviceRecord | None) -> tuple[str, ...]:
+    """Certificates of an earlier provisioning of this id, which must stay revoked."""
+    if existing is None:
+        return ()
+    old = (existing.cert_serial,) if existing.cert_serial else ()
+    return tuple(dict.fromkeys((*existing.retired_serials, *old)))
+
+
 def _hub_broker_files(
     inventory: Inventory, server: pki.Issued | None, ca_pem: str
 ) -> dict[str, str]:
@@ -266,10 +277,11 @@ def _hub_broker_files(
         conf += "listener 1883\n"
     else:
         conf += "listener 1883 127.0.0.1\n" + render_tls_listener(
-            8883, f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key"
+            8883, f"{d}/ca.crt", f"{d}/server.crt", f"{d}/server.key", crlfile=f"{d}/crl.pem"
         )
         files |= {f"{d}/ca.crt": ca_pem, f"{d}/server.crt": server.cert_pem,
-                  f"{d}/server.key": server.key_pem}
+                  f"{d}/server.key": server.key_pem,
+                  f"{d}/crl.pem": (inventory.root / "ca" / "crl.pem").read_text()}
     files["/etc/mosquitto/conf.d/venue.conf"] = conf
     return files
 

@@ -178,11 +178,28 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def _tls_connack(port: int, ca: Path, cert: Path | None = None, key: Path | None = None) -> bytes:
+    """Send an MQTT CONNECT over TLS; the CONNACK bytes, or b"" when the broker refused TLS."""
+    import socket
+    import ssl
+
+    ctx = ssl.create_default_context(cafile=str(ca))
+    if cert is not None:
+        ctx.load_cert_chain(str(cert), str(key))
+    connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x0a\x00\x00"
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
+        try:
+            with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+                tls.sendall(connect)
+                return tls.recv(4)
+        except (ssl.SSLError, ConnectionResetError):
+            return b""
+
+
 def test_tls_client_certificate_logs_in_and_is_confined(tmp_path: Path, broker_factory: Any
                                                         ) -> None:
     """With --tls the device's certificate is its login (CN = username) and the ACL applies."""
     import socket
-    import ssl
 
     from firmware_config.mosquitto import render_tls_listener
 
@@ -202,7 +219,8 @@ def test_tls_client_certificate_logs_in_and_is_confined(tmp_path: Path, broker_f
         f"allow_anonymous false\npassword_file {inv}/mosquitto/passwd\n"
         f"acl_file {inv}/mosquitto/acl\n"
         + render_tls_listener(port, str(ca), str(inv / "devices/h1/server.crt"),
-                              str(keys / "server.key"), bind="127.0.0.1")
+                              str(keys / "server.key"), bind="127.0.0.1",
+                              crlfile=str(inv / "ca" / "crl.pem"))
     )
 
     def tls_port_open() -> bool:
@@ -234,16 +252,14 @@ def test_tls_client_certificate_logs_in_and_is_confined(tmp_path: Path, broker_f
 
         # no client certificate: the broker refuses (in the handshake, or right after it on
         # TLS 1.3), and never answers an MQTT CONNECT
-        ctx = ssl.create_default_context(cafile=str(ca))
-        connect = b"\x10\x0c\x00\x04MQTT\x04\x02\x00\x0a\x00\x00"
-        answer = b"not refused"
-        with socket.create_connection(("127.0.0.1", port), timeout=5) as raw:
-            try:
-                with ctx.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
-                    tls.sendall(connect)
-                    answer = tls.recv(4)
-            except (ssl.SSLError, ConnectionResetError):
-                answer = b""
-        assert answer == b""
+        assert _tls_connack(port, ca) == b""
+        g1_cert = (inv / "devices/g1/client.crt", keys / "g1.key")
+        assert _tls_connack(port, ca, *g1_cert) == b"\x20\x02\x00\x00"  # accepted
+
+        # revoked: its certificate is in the CRL, and the handshake fails after a reload
+        assert venue("provision", "--revoke", "g1", "--out", str(inv)).code == 0
+        assert broker.proc is not None
+        os.kill(broker.proc.pid, signal.SIGHUP)
+        wait_for(lambda: _tls_connack(port, ca, *g1_cert) == b"", what="g1 certificate refused")
     finally:
         hub.close()

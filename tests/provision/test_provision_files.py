@@ -330,3 +330,28 @@ def test_secrets_file_readable_by_others_is_refused(tmp_path: Path) -> None:
     res = venue(*provision_args(inv, "gate", "g2"))
     assert res.code == 1 and "chmod 600" in res.err and len(res.err.strip().splitlines()) == 1
     assert not (inv / "devices" / "g2").exists()
+
+
+def test_crl_names_revoked_and_replaced_certificates(tmp_path: Path) -> None:
+    inv = tmp_path / "inv"
+
+    def serial(device: str) -> int:
+        cert = (inv / "devices" / device / "client.crt").read_bytes()
+        return x509.load_pem_x509_certificate(cert).serial_number
+
+    def crl_serials() -> set[int]:
+        crl = x509.load_pem_x509_crl((inv / "ca" / "crl.pem").read_bytes())
+        ca = x509.load_pem_x509_certificate((inv / "ca" / "ca.crt").read_bytes())
+        assert crl.is_signature_valid(ca.public_key())  # type: ignore[arg-type]
+        return {r.serial_number for r in crl}
+
+    assert venue(*provision_args(inv, "gate", "g1", "--tls")).code == 0
+    assert venue(*provision_args(inv, "gate", "g2", "--tls")).code == 0
+    first, other = serial("g1"), serial("g2")
+    assert crl_serials() == set()
+    assert venue(*provision_args(inv, "gate", "g1", "--tls", "--force")).code == 0
+    second = serial("g1")
+    assert crl_serials() == {first}  # the replaced certificate stays revoked
+    assert venue("provision", "--revoke", "g1", "--out", str(inv)).code == 0
+    assert crl_serials() == {first, second}
+    assert other not in crl_serials()
