@@ -10,9 +10,10 @@ Layout (everything is safe to keep in git except what ``.gitignore`` there lists
       mosquitto/acl         Mosquitto acl_file, one block per active device
       mosquitto/venue.conf  conf.d snippet pointing Mosquitto at the two files
       ca/ca.crt             the venue CA (made on the first --tls device)
+      ca/crl.pem            the CA's revocation list, for the broker's ``crlfile``
       devices/<id>/device.toml   identity: site, role, hostname, username, password hash, ...
       devices/<id>/<role>.toml   the role's config as installed in /etc/venue/
-      devices/<id>/client.crt    TLS client certificate (with --tls)
+      devices/<id>/client.crt    TLS client certificate (with --tls; a hub also has server.crt)
       devices/<id>/boot/         0700: first-boot files for `venue flash` (they hold secrets)
 
 Secrets live in one 0600 file so a technician can see at a glance what must never be committed;
