@@ -48,6 +48,7 @@ class IngestResult:
     statuses: int = 0
     applied: int = 0
     annulled: int = 0
+    failed: int = 0
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -240,19 +241,9 @@ class MqttIngest:
             self._process(batch)
 
     def _process(self, batch: list[Any]) -> None:
-        delay = 0.1
-        while True:
-            try:
-                res = ingest_batch(self.db, [(m.topic, m.payload) for m in batch],
-                                   clock=self.clock)
-                break
-            except OperationalError:
-                # The database is away: keep the batch unacked and try again; if we die, the
-                # broker delivers it again.
-                log.exception("ingest batch of %d failed; retrying", len(batch))
-                if self._stop.wait(delay):
-                    return
-                delay = min(delay * 2, 5.0)
+        res = self._store(batch)
+        if res is None:
+            return
         for m in batch:
             m.ack()
         t = self.totals
@@ -262,9 +253,59 @@ class MqttIngest:
         t.statuses += res.statuses
         t.applied += res.applied
         t.annulled += res.annulled
+        t.failed += res.failed
         for alert in res.alerts:
             t.alerts.append(alert)
             try:
                 self.on_alert(alert)
             except Exception:
                 log.exception("could not publish alert %s", alert)
+
+    def _store(self, batch: list[Any]) -> IngestResult | None:
+        """Commit a batch; ``None`` only when stopping while the database is away.
+
+        A database that is away is waited for (the batch stays unacknowledged). Anything else —
+        another hub replica inserting the same new device at the same moment, or a message that
+        trips a bug — must not stop the ingest: the batch is tried once more, then message by
+        message, and a message that still fails is logged and counted as ``failed``.
+        """
+        delay = 0.1
+        pairs = [(m.topic, m.payload) for m in batch]
+        while True:
+            try:
+                return ingest_batch(self.db, pairs, clock=self.clock)
+            except OperationalError:
+                log.exception("ingest batch of %d failed; retrying", len(batch))
+                if self._stop.wait(delay):
+                    return None
+                delay = min(delay * 2, 5.0)
+            except Exception:
+                log.warning("ingest batch of %d failed; trying again", len(batch), exc_info=True)
+                break
+        total = IngestResult()
+        for pair in pairs:
+            failures = 0
+            while True:
+                try:
+                    one = ingest_batch(self.db, [pair], clock=self.clock)
+                except OperationalError:
+                    if self._stop.wait(delay):
+                        return None
+                    delay = min(delay * 2, 5.0)
+                    continue
+                except Exception:
+                    failures += 1
+                    if failures < 2:
+                        continue
+                    log.exception("dropping message on %s that cannot be stored", pair[0])
+                    total.failed += 1
+                    break
+                total.stored += one.stored
+                total.duplicates += one.duplicates
+                total.malformed += one.malformed
+                total.statuses += one.statuses
+                total.applied += one.applied
+                total.annulled += one.annulled
+                total.alerts.extend(one.alerts)
+                break
+        return total
