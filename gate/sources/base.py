@@ -129,6 +129,7 @@ def open_source(
             max_line=section.max_line,
             clock=clock,
             direction=section.direction,
+            reconnect_s=section.reconnect_s,
         )
     from gate.decoder import Decoder as _Decoder
     from gate.sources.camera import CvCameraSource, FolderSource, PiCameraSource

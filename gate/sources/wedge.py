@@ -7,6 +7,7 @@ Pi's), and a code ends with Enter or, for scanners set up without it, a pause of
 
 from __future__ import annotations
 
+import logging
 import select
 import threading
 from collections import Counter
@@ -15,6 +16,8 @@ from typing import Any
 
 from gate.sources.base import LineFilter, Scan
 from venue.clock import SYSTEM_CLOCK, Clock
+
+log = logging.getLogger("venue.gate.wedge")
 
 _DIGITS = "1234567890"
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
@@ -158,6 +161,8 @@ class WedgeSource:
         clock: Clock | None = None,
         direction: str | None = None,
         device: Any = None,
+        reconnect_s: float = 1.0,
+        opener: Any = None,
     ) -> None:
         if keymap not in KEYMAPS:
             raise ValueError(f"keymap must be one of {sorted(KEYMAPS)}")
@@ -171,14 +176,37 @@ class WedgeSource:
         self.stats: Counter[str] = Counter()
         self.filter = LineFilter(self.stats, max_line)
         self._device = device
+        self.reconnect_s = reconnect_s
+        self._opener = opener
 
     def scans(self, stop: threading.Event) -> Iterator[Scan]:
-        from evdev import InputDevice, ecodes
+        """Read codes; reopen (and grab again) the device when the scanner is re-plugged."""
+        from evdev import InputDevice
 
-        dev = self._device or InputDevice(self.path)
-        self._device = dev
-        if self.grab:
-            dev.grab()
+        while not stop.is_set():
+            try:
+                dev = self._device or (self._opener or InputDevice)(self.path)
+                self._device = dev
+                if self.grab:
+                    dev.grab()
+            except OSError as exc:
+                self.stats["open_failed"] += 1
+                self._device = None
+                log.debug("cannot open %s: %s", self.path, exc)
+                stop.wait(self.reconnect_s)
+                continue
+            self.stats["connects"] += 1
+            try:
+                yield from self._read(dev, stop)
+            except OSError as exc:
+                self.stats["disconnects"] += 1
+                log.warning("wedge scanner %s lost: %s; reopening", self.path, exc)
+                self.close()
+                stop.wait(self.reconnect_s)
+
+    def _read(self, dev: Any, stop: threading.Event) -> Iterator[Scan]:
+        from evdev import ecodes
+
         asm = KeyAssembler(self.keymap, self.filter.max_line)
         while not stop.is_set():
             ready, _, _ = select.select([dev.fd], [], [], self.idle_s or 0.1)

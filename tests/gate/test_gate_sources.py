@@ -193,7 +193,7 @@ def test_wedge_keymap_assembles_codes(issuer: Issuer) -> None:
 class _FakeEvdev:
     """Stands in for an ``evdev.InputDevice``: a real pipe fd and real ``InputEvent`` objects."""
 
-    def __init__(self, events: list[InputEvent]) -> None:
+    def __init__(self, events: list[InputEvent] | None) -> None:
         self.r, self.w = os.pipe()
         self.events = events
         self.grabbed = False
@@ -210,9 +210,11 @@ class _FakeEvdev:
         self.grabbed = False
 
     def read(self) -> list[InputEvent]:
+        if self.events is None:
+            raise OSError(19, "No such device")  # unplugged
         os.read(self.r, 1)
         events, self.events = self.events, []
-        return events
+        return events or []
 
     def close(self) -> None:
         os.close(self.r)
@@ -231,6 +233,19 @@ def test_wedge_source_grabs_and_reads_without_enter() -> None:
     stop.set()
     src.close()
     assert [s.text for s in scans] == ["ab1"] and scans[0].source == "wedge"
+
+
+def test_wedge_source_reopens_a_replugged_scanner() -> None:
+    enter = [InputEvent(0, 0, ecodes.EV_KEY, ecodes.KEY_ENTER, v) for v in (1, 0)]
+    keys = [InputEvent(0, 0, ecodes.EV_KEY, ecodes.ecodes[f"KEY_{c}"], v)
+            for c in "OK" for v in (1, 0)]
+    devices = [_FakeEvdev(None), _FakeEvdev(keys + enter)]
+    src = WedgeSource("/dev/input/event99", reconnect_s=0.01, opener=lambda path: devices.pop(0))
+    stop = threading.Event()
+    scans = collect(src, stop, 1)
+    stop.set()
+    assert [s.text for s in scans] == ["ok"]
+    assert src.stats["disconnects"] == 1 and src.stats["connects"] == 2
 
 
 def test_folder_source_decodes_images(tmp_path: Path, issuer: Issuer) -> None:
