@@ -154,6 +154,8 @@ def test_device_confined_by_acl_and_revocation_locks_it_out(
         assert venue("provision", "--revoke", "g1", "--out", str(inv)).code == 0
         assert broker.proc is not None
         os.kill(broker.proc.pid, signal.SIGHUP)
+        # a session that is open at that moment is closed by the broker, too
+        wait_for(lambda: not g1.c.is_connected(), timeout=10, what="g1's live session closed")
 
         def refused() -> bool:
             c = login("s1.gate.g1", old_password)
