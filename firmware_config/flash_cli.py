@@ -39,6 +39,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None,
     except FlashError as exc:
         print(f"venue flash: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:  # e.g. an image we may not read
+        print(f"venue flash: {exc.filename or args.image}: {exc.strerror}", file=sys.stderr)
+        return EXIT_USAGE
     if args.dry_run:
         for line in fp.describe():
             print(line, file=out)
