@@ -45,6 +45,8 @@ class GateSection:
     """Wait this long for the turnstile to turn after an admission, then annul it."""
     mode: Mode = "normal"
     telemetry_s: float = 10.0
+    journal_keep_days: float = 30.0
+    """Settled, uploaded journal rows older than this are deleted (daily)."""
     journal: str | None = None
     """The redemption journal (SQLite); default ``{data_dir}/gate-journal.db``."""
     replica: str | None = None

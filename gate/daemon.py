@@ -168,7 +168,7 @@ class GateDaemon:
         if self.mode == "free-passage":
             self.turnstile.hold_open(True)
         self._spawn("gate-settle", self._settle_loop)
-        self._spawn("gate-telemetry", self._telemetry_loop)
+        self._spawn("gate-housekeeping", self.operator.housekeeping, self._stop)
         for i, src in enumerate(self.sources):
             self._spawn(f"gate-source-{i}-{src.name}", self._read_loop, src)
 
@@ -386,10 +386,3 @@ class GateDaemon:
 
     def _status(self) -> dict[str, Any]:
         return {"mode": self.mode, "direction": self.g.direction}
-
-    def _telemetry_loop(self) -> None:
-        while not self._stop.wait(self.g.telemetry_s):
-            try:
-                self.link.publish_telemetry(self.telemetry())
-            except Exception:
-                log.debug("telemetry failed", exc_info=True)

@@ -241,6 +241,21 @@ class Journal:
                 inside = False
         return Usage(entries=entries, inside=inside, first_used_at=first, first_gate=None)
 
+    def prune(self, before: str) -> int:
+        """Delete settled rows scanned before ``before`` (RFC 3339) whose events were handed.
+
+        By then the hub holds them and the replica's ``used`` list speaks for them; rows still
+        owed to the outbox or to the hub are kept whatever their age. Operations are kept (audit).
+        """
+        with self._tx() as db:
+            cur = db.execute(
+                "DELETE FROM redemptions WHERE scanned_at < ? AND state IN (?, ?)"
+                " AND (scan_queued = 1 OR state = ?) AND hub_annul_pending = 0"
+                " AND (passage_event_id IS NULL OR passage_queued = 1)",
+                (before, DONE, VOID, VOID),
+            )
+            return int(cur.rowcount)
+
     def operation(self, at: str, name: str, by: str, args: str = "{}") -> None:
         """Record an operator command (``open``, ``lock``, ...) with who asked."""
         with self._tx() as db:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections import Counter
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
@@ -139,6 +141,29 @@ class Operator:
     def refresh(self, cmd: Command) -> dict[str, Any]:
         self.d.refresher.hint()
         return {"refreshing": True}
+
+    def prune(self) -> int:
+        """Forget settled, uploaded journal rows older than ``journal_keep_days``."""
+        cutoff = self.d.clock.now() - timedelta(days=self.d.g.journal_keep_days)
+        n = self.d.journal.prune(rfc3339(cutoff))
+        if n:
+            log.info("pruned %d journal rows older than %s", n, rfc3339(cutoff))
+        return n
+
+    def housekeeping(self, stop: threading.Event) -> None:
+        """Telemetry every ``telemetry_s``; journal pruning once a day. Runs on its own thread."""
+        next_prune = 0.0
+        while not stop.wait(self.d.g.telemetry_s):
+            if self.d.clock.monotonic() >= next_prune:
+                next_prune = self.d.clock.monotonic() + 86400.0
+                try:
+                    self.prune()
+                except Exception:
+                    log.exception("journal pruning failed")
+            try:
+                self.d.link.publish_telemetry(self.d.telemetry())
+            except Exception:
+                log.debug("telemetry failed", exc_info=True)
 
     def discovery(self) -> dict[str, Any]:
         """Home Assistant device discovery payload: one entity per telemetry field."""

@@ -192,3 +192,20 @@ def test_short_serial_only_where_allowed(world) -> None:
     assert _decide(world, text).reason is Reason.INVALID
     assert _decide(world, text, allow_serial_entry=True).reason is Reason.OK
     assert _decide(world, short_serial(7, 150), allow_serial_entry=True).reason is Reason.INVALID
+
+
+def test_journal_prune_keeps_what_is_still_owed(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.db")
+    base = dict(source="stdin", direction="in", result="admit", reason="ok", offline=True,
+                ref="7:1", series=7)
+    j.record(Entry(nonce="old-done", scanned_at="2026-01-01T10:00:00.000Z", state=DONE,
+                   scan_queued=True, passage_event_id="p1", passage_queued=True, **base))
+    j.record(Entry(nonce="old-unsent", scanned_at="2026-01-01T10:00:01.000Z", state=DONE,
+                   scan_queued=False, **base))
+    j.record(Entry(nonce="old-annul", scanned_at="2026-01-01T10:00:02.000Z", state=DONE,
+                   scan_queued=True, hub_annul_pending=True, **base))
+    j.record(Entry(nonce="new", scanned_at="2026-03-01T10:00:00.000Z", state=DONE,
+                   scan_queued=True, **base))
+    assert j.prune("2026-02-01T00:00:00.000Z") == 1
+    assert [e.nonce for e in j.all()] == ["old-unsent", "old-annul", "new"]
+    j.close()
