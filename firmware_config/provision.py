@@ -195,6 +195,7 @@ def provision(
             mqtt_username=username,
             tls=req.tls,
             scanner=req.scanner,
+            rotate=req.rotate,
         ),
         config_path,
     )

@@ -48,6 +48,7 @@ class RoleConfigInput:
     mqtt_username: str
     tls: bool = False
     scanner: str = "camera"
+    rotate: int = 0
 
 
 def role_config_class(role: str) -> type | None:
@@ -63,17 +64,28 @@ def role_config_class(role: str) -> type | None:
     return cls if isinstance(cls, type) else None
 
 
+@dataclass(frozen=True)
+class _Empty:
+    """Stands in for a section the role's config does not have."""
+
+
+def _dataclass_at(cls: type | None, *path: str) -> type | None:
+    """The dataclass type found by following field names ``path`` from ``cls``."""
+    tp: object = cls
+    for name in path:
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return None
+        hint = typing.get_type_hints(tp).get(name)
+        # ``ScannerSection | list[ScannerSection]``: the first dataclass in a union.
+        candidates = typing.get_args(hint) or (hint,)
+        tp = next((c for c in candidates if isinstance(c, type)
+                   and dataclasses.is_dataclass(c)), None)
+    return tp if isinstance(tp, type) else None
+
+
 def _section_keys(cls: type | None, section: str) -> set[str]:
-    if cls is None or not dataclasses.is_dataclass(cls):
-        return set()
-    hints = typing.get_type_hints(cls)
-    tp = hints.get(section)
-    # ``ScannerSection | list[ScannerSection]``: the keys of the first dataclass in a union.
-    candidates = typing.get_args(tp) if typing.get_args(tp) else (tp,)
-    for candidate in candidates:
-        if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
-            return {f.name for f in dataclasses.fields(candidate)}
-    return set()
+    tp = _dataclass_at(cls, section)
+    return {f.name for f in dataclasses.fields(tp)} if tp else set()
 
 
 def build_role_config(spec: RoleConfigInput, cls: type | None) -> dict[str, Any]:
@@ -103,6 +115,10 @@ def build_role_config(spec: RoleConfigInput, cls: type | None) -> dict[str, Any]
     section = {k: v for k, v in wanted.items() if k in role_keys}
     if section:
         data[spec.role] = section
+    if spec.rotate and "rotation" in {
+        f.name for f in dataclasses.fields(_dataclass_at(cls, spec.role, "display") or _Empty)
+    }:
+        data.setdefault(spec.role, {})["display"] = {"rotation": spec.rotate}
     if spec.role == "gate" and "kind" in _section_keys(cls, "scanner"):
         data["scanner"] = dict(SCANNERS[spec.scanner])
     return data

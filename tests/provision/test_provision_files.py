@@ -200,6 +200,8 @@ def test_other_roles_config_is_valid(tmp_path: Path, role: str) -> None:
         ud = yaml.safe_load((inv / "devices" / "kiosk1" / "boot" / "user-data").read_text())
         dropin = next(f for f in ud["write_files"] if f["path"].endswith("rotation.conf"))
         assert "KCFG_GRAPHICS_ROTATION=180" in dropin["content"]
+        if cls.__name__ == "KioskConfig":  # the kiosk's own setting, when it has one
+            assert cfg.kiosk.display.rotation == 180  # type: ignore[attr-defined]
     assert "gpio=17" not in fragment
 
 
