@@ -34,7 +34,9 @@ class GateSection:
     replica_max_age_s: float = 6 * 3600.0
     """Refuse to decide offline with a replica older than this (fail closed)..."""
     fail_open: bool = False
-    """...unless the operator chose to admit everything then (an emergency setting)."""
+    """...unless the operator chose to fail open (an emergency setting): decide with the old
+    replica anyway (forged, expired and locally used codes are still refused), or admit every
+    well-formed code when the gate never had a replica."""
     replica_refresh_s: float = 30.0
     """Incremental replica refresh period while the hub answers."""
     probe_s: float = 1.0

@@ -166,10 +166,15 @@ class OfflineProvider:
         age = self.age()
         if age is None or age > self.max_age_s:
             self.stale += 1
-            if self.fail_open:
+            if not self.fail_open:
+                return reject(Reason.ERROR)  # fail closed: staff decide
+            if age is None:
+                # Fail open with nothing to check against (never synced): admit, and record it.
                 ref = scanned.generated.ref if scanned.generated else None
-                return Decision(Result.ADMIT, Reason.OK, ref, offline=True)
-            return reject(Reason.ERROR)
+                series = scanned.generated.series_id if scanned.generated else None
+                return Decision(Result.ADMIT, Reason.OK, ref, series, offline=True)
+            # Fail open with an old replica: still reject what it proves bad (forged, expired,
+            # used here), admit what only fresher data could refuse.
         return decide(
             scanned,
             self.replica,

@@ -104,9 +104,12 @@ def test_stale_replica_fails_closed_or_open(offline, issuer: Issuer) -> None:
     p.age_box[0] = None  # type: ignore[attr-defined]  # never synced
     assert p.check(_req(issuer.code(7, 1))).reason is Reason.ERROR
     p.fail_open = True
-    d = p.check(_req(issuer.code(7, 1)))
+    d = p.check(_req(issuer.code(7, 1)))  # never synced, fail open: admitted
     assert (d.result, d.ticket_ref, d.offline) == (Result.ADMIT, "7:1", True)
-    assert p.stale == 3
+    p.age_box[0] = 61.0  # type: ignore[attr-defined]  # old replica, fail open: still checked
+    assert p.check(_req(issuer.code(7, 1))).result is Result.ADMIT
+    assert p.check(_req(Issuer().code(7, 1))).reason is Reason.INVALID  # forged
+    assert p.stale == 5
 
 
 def test_replica_incremental_persistent_and_atomic(tmp_path: Path, issuer: Issuer) -> None:
