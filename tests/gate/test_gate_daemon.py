@@ -162,3 +162,51 @@ def test_home_assistant_discovery_is_retained(gate, watch, broker) -> None:
         assert comps["scans_per_min"]["state_topic"] == "venue/v1/s1/gate/g1/telemetry"
     finally:
         ha.close()
+
+
+def test_folder_scanner_from_config_decodes_and_decides(broker, watch, tmp_path: Path,
+                                                        issuer: Issuer) -> None:
+    from gatekit import qr_frame
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    qr_frame(issuer.code(7, 1)).save(frames / "a.png")
+    qr_frame("not a ticket").save(frames / "b.png")
+    cfg_path = tmp_path / "g.toml"
+    cfg_path.write_text(f"""
+[device]
+site = "s1"
+id = "g1"
+data_dir = "{tmp_path / 'data'}"
+[mqtt]
+url = "{broker.url}"
+[gate]
+hub_url = "http://127.0.0.1:9"
+[[scanner]]
+kind = "folder"
+path = "{frames}"
+direction = "in"
+[decoder]
+order = ["zxing", "pyzbar"]
+roi = [0.1, 0.1, 0.8, 0.8]
+[io]
+pin_factory = "mock"
+""")
+    cfg = load_config(GateConfig, cfg_path, env={})
+    replica = ReplicaStore(tmp_path / "data" / "gate-replica.db")
+    replica.apply(issuer.replica())
+    replica.mark_synced(datetime.now(UTC))
+    replica.close()
+    d = GateDaemon(cfg)
+    d.start()
+    t = threading.Thread(target=d.run, daemon=True)
+    t.start()
+    try:
+        got = watch.wait_scans(2)
+        assert [(s["result"], s["reason"], s["source"]) for s in got] == [
+            ("admit", "ok", "camera"), ("reject", "invalid", "camera")]
+        assert d.sources[0].stats["frames"] == 2
+    finally:
+        d.request_stop()
+        t.join(5)
+        d.stop()
