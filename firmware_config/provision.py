@@ -24,7 +24,7 @@ from firmware_config.roleconfig import RoleConfigInput, write_role_config
 from venue.clock import Clock, SystemClock
 from venue.topics import ROLES, check_id
 
-DEFAULT_HUB = "http://venue-hub.local:8000"
+DEFAULT_HUB = "http://venue-hub.local:8080"
 DEFAULT_BROKER = "mqtt://venue-hub.local:1883"
 DEFAULT_BROKER_TLS = "mqtts://venue-hub.local:8883"
 

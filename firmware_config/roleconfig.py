@@ -16,6 +16,7 @@ import typing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from firmware_config.inventory import write_text
 from firmware_config.textfmt import to_toml
@@ -95,7 +96,11 @@ def build_role_config(spec: RoleConfigInput, cls: type | None) -> dict[str, Any]
         "username": spec.mqtt_username,
         "password_file": f"{SECRETS_DIR}/mqtt-password",
     }
-    if spec.tls:
+    if spec.role == "hub":
+        # The hub runs beside the broker: plain MQTT on localhost (the TLS listener is for
+        # devices), and its API listens on the LAN at the port devices were given.
+        mqtt["url"] = "mqtt://127.0.0.1:1883"
+    elif spec.tls:
         mqtt |= {
             "ca_file": "/etc/venue/ca.crt",
             "cert_file": "/etc/venue/client.crt",
@@ -111,7 +116,11 @@ def build_role_config(spec: RoleConfigInput, cls: type | None) -> dict[str, Any]
         "log": {"level": "INFO", "format": "text"},
     }
     role_keys = _section_keys(cls, spec.role)
-    wanted = {"hub_url": spec.hub_url, "hub_token_file": f"{SECRETS_DIR}/hub-token"}
+    port = urlsplit(spec.hub_url).port or 8080
+    wanted = {"hub_url": spec.hub_url, "hub_token_file": f"{SECRETS_DIR}/hub-token",
+              "listen": f"0.0.0.0:{port}"}
+    if spec.role != "hub":
+        del wanted["listen"]
     section = {k: v for k, v in wanted.items() if k in role_keys}
     if section:
         data[spec.role] = section

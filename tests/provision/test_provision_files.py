@@ -195,6 +195,10 @@ def test_other_roles_config_is_valid(tmp_path: Path, role: str) -> None:
     assert cfg.device.id == f"{role}1"  # type: ignore[attr-defined]
     assert cfg.mqtt.username == f"s1.{role}.{role}1"  # type: ignore[attr-defined]
     fragment = (inv / "devices" / f"{role}1" / "boot" / "venue-config.txt").read_text()
+    if role == "hub":
+        assert cfg.mqtt.url == "mqtt://127.0.0.1:1883"  # type: ignore[attr-defined]
+        if cls.__name__ == "HubConfig":  # reachable from the LAN on the port devices were given
+            assert cfg.hub.listen == "0.0.0.0:8080"  # type: ignore[attr-defined]
     if role == "kiosk":
         assert "dtoverlay=vc4-kms-v3d" in fragment and "\ndisplay_rotate=" not in fragment
         ud = yaml.safe_load((inv / "devices" / "kiosk1" / "boot" / "user-data").read_text())
