@@ -26,6 +26,20 @@ def _is_block(path: Path) -> bool:
         return False
 
 
+def _stat_devices(mountpoints: tuple[str, ...]) -> set[str]:
+    """Kernel names of the block devices holding ``mountpoints``, via ``/sys/dev/block``."""
+    out = set()
+    for mnt in mountpoints:
+        try:
+            dev = os.stat(mnt).st_dev
+        except OSError:
+            continue
+        link = Path(f"/sys/dev/block/{os.major(dev)}:{os.minor(dev)}")
+        if link.exists():
+            out.add(Path(os.path.realpath(link)).name)
+    return out
+
+
 def _read(path: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8", errors="replace")
@@ -41,11 +55,18 @@ class SystemView:
     swaps_text: str = ""
     sys_block: Path = Path("/sys/block")
     is_block: Callable[[Path], bool] = field(default=_is_block)
+    system_devices: frozenset[str] = frozenset()
+    """Block devices of the system's mountpoints found by ``stat`` (``/dev/root`` on a Pi names
+    no real node in ``/proc/mounts``)."""
 
     @classmethod
     def current(cls) -> SystemView:
         """This machine, now."""
-        return cls(_read("/proc/self/mounts") or _read("/proc/mounts"), _read("/proc/swaps"))
+        return cls(
+            _read("/proc/self/mounts") or _read("/proc/mounts"),
+            _read("/proc/swaps"),
+            system_devices=frozenset(_stat_devices(SYSTEM_MOUNTPOINTS)),
+        )
 
     def mounts(self) -> list[tuple[str, str]]:
         """(source device name, mountpoint) for mounts backed by a ``/dev`` node."""
@@ -134,6 +155,7 @@ def check_target(target: Path, image: Path, view: SystemView | None = None) -> T
     if disk != name:
         raise FlashError(f"{target}: is a partition of /dev/{disk}; give the whole disk")
     system = {view.disk_of(src) for src, mnt in view.mounts() if mnt in SYSTEM_MOUNTPOINTS}
+    system |= {view.disk_of(name) for name in view.system_devices}
     if disk in system:
         raise FlashError(f"{target}: is the system disk (it holds /); refusing to write it")
     family = view.family(disk)

@@ -214,6 +214,11 @@ def test_mounted_partitioned_and_stacked_disks_are_refused(tmp_path: Path) -> No
     assert "/dev/dm-0 is mounted at /srv/data" in refused("/dev/sdy")  # LVM/crypt on top
     assert "attached to /dev/loop0" in refused(str(tmp_path / "attached.img"))
     assert check_target(Path("/dev/sdx"), img, view).is_block  # an idle card is fine
+    # a Pi mounts / from "/dev/root", no real node: the device found by stat("/") counts
+    pi = SystemView("/dev/root / ext4 rw 0 0\n", "", sysb, view.is_block,
+                    system_devices=frozenset({"sdz2"}))
+    with pytest.raises(FlashError, match="system disk"):
+        check_target(Path("/dev/sdz"), img, pi)
     swapping = SystemView("", "Filename Type\n/dev/sdx1 partition 1 0 -2\n", sysb,
                           view.is_block)
     (sysb / "sdx" / "sdx1").mkdir()
