@@ -42,7 +42,7 @@ def create_app(
     *,
     clock: Clock | None = None,
     annul_window: timedelta = timedelta(seconds=60),
-    publish: Callable[[str, dict[str, Any]], None] | None = None,
+    publish: Callable[[str, dict[str, Any]], object] | None = None,
     token_ttl: float = 5.0,
 ) -> FastAPI:
     """The hub's HTTP API over ``db`` (already migrated; see :func:`hub.service.bootstrap`)."""

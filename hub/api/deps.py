@@ -29,7 +29,7 @@ class HubContext:
     clock: Clock
     tokens: TokenCache
     annul_window: timedelta = timedelta(seconds=60)
-    publish: Callable[[str, dict[str, Any]], None] | None = None
+    publish: Callable[[str, dict[str, Any]], object] | None = None
     """Publishes an event from the hub (``hub.replica`` hints); ``None`` without MQTT."""
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -216,3 +216,36 @@ def test_unacked_batch_is_redelivered_after_a_hub_restart(
     finally:
         gate.close()
     assert count(db, DeviceEvent) == 20
+
+
+def test_revocation_hint_and_device_list_over_mqtt(
+    db: Database, clock: FakeClock, broker: Any
+) -> None:
+    """Revoking a code publishes ``hub.replica`` so gates refresh; devices are listed."""
+    from fastapi.testclient import TestClient
+    from hubkit import ADMIN_H
+
+    from hub.api.app import create_app
+
+    ref = issue_one(db, clock)
+    link = MqttLink(DeviceRef(SITE, "hub", "hub1"), MqttSection(url=broker.url),
+                    manual_ack=True, clock=clock)
+    ingest = MqttIngest(db, link, clock=clock)
+    ingest.start()
+    link.start()
+    watcher = Collector(broker.port, "venue/v1/s1/hub/hub1/event/hub.replica")
+    try:
+        assert link.wait_subscribed(10)
+        watcher.wait_subscribed()
+        with TestClient(create_app(db, clock=clock, publish=link.publish_event)) as client:
+            assert client.post(f"/api/v1/codes/{ref}/revoke", headers=ADMIN_H).status_code == 200
+            hints = wait_for(lambda: watcher.all(), 10, "hub.replica hint")
+            assert json.loads(hints[0].payload)["data"] == {"reason": "revoke", "ref": ref}
+            devices = wait_for(lambda: client.get("/api/v1/devices", headers=ADMIN_H).json(),
+                               10, "the hub's own status ingested")
+            assert {(d["role"], d["device"], d["state"]) for d in devices} == {
+                ("hub", "hub1", "online")}
+    finally:
+        watcher.close()
+        ingest.stop()
+        link.stop()
