@@ -37,10 +37,19 @@ def barcode_text(code: str, series_id: int, serial: int) -> str:
     return codes.short_serial(series_id, serial)
 
 
+class DeliveryUnavailable(RuntimeError):
+    """A rendering needs a library this install lacks (the API answers 501)."""
+
+
 def barcode_svg(text: str) -> bytes:
-    """A Code 128 barcode as SVG with the text printed under it."""
-    import barcode
-    from barcode.writer import SVGWriter
+    """A Code 128 barcode as SVG with the text printed under it (needs ``python-barcode``)."""
+    try:
+        import barcode
+        from barcode.writer import SVGWriter
+    except ImportError:
+        raise DeliveryUnavailable(
+            "printable barcodes need python-barcode (pip install 'venue[hub]')"
+        ) from None
 
     buf = io.BytesIO()
     barcode.get("code128", text, writer=SVGWriter()).write(buf)

@@ -19,6 +19,7 @@ from hub.api import admin, gates, tickets
 from hub.api.deps import HubContext
 from hub.auth import TokenCache
 from hub.db import Database
+from hub.delivery import DeliveryUnavailable
 from hub.importing import ImportFormatError
 from hub.issuing import IssueError
 from hub.keys import KeyError_
@@ -73,6 +74,10 @@ def create_app(
         return _error(422, [{"loc": [p if isinstance(p, int) else _safe(p) for p in e["loc"]],
                              "msg": _safe(e.get("msg", "")), "type": _safe(e.get("type", ""))}
                             for e in exc.errors()])
+
+    @app.exception_handler(DeliveryUnavailable)
+    def _unavailable(_: Request, exc: DeliveryUnavailable) -> JSONResponse:
+        return _error(501, str(exc))
 
     @app.exception_handler(NotFound)
     def _not_found(_: Request, exc: NotFound) -> JSONResponse:

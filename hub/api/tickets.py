@@ -171,13 +171,16 @@ def deliver(
         series = load_series(s, code.series_id)
         text = code.code_text or ""
         serial = max(code.serial, 0)
-        issuing.record_delivery(s, code, kind, now=ctx.clock.now())
-    if kind == "qr.png":
-        return Response(delivery.qr_png(text), media_type="image/png")
-    if kind == "qr.svg":
-        return Response(delivery.qr_svg(text), media_type="image/svg+xml")
-    if kind == "barcode.svg":
-        return Response(delivery.barcode_svg(delivery.barcode_text(text, series.id, serial)),
-                        media_type="image/svg+xml")
-    body = delivery.sms_text(series.name, text, delivery.codes.short_serial(series.id, serial))
-    return Response(body, media_type="text/plain; charset=utf-8")
+        if kind == "qr.png":
+            out = Response(delivery.qr_png(text), media_type="image/png")
+        elif kind == "qr.svg":
+            out = Response(delivery.qr_svg(text), media_type="image/svg+xml")
+        elif kind == "barcode.svg":
+            out = Response(delivery.barcode_svg(delivery.barcode_text(text, series.id, serial)),
+                           media_type="image/svg+xml")
+        else:
+            short = delivery.codes.short_serial(series.id, serial)
+            out = Response(delivery.sms_text(series.name, text, short),
+                           media_type="text/plain; charset=utf-8")
+        issuing.record_delivery(s, code, kind, now=ctx.clock.now())  # only what was rendered
+    return out
