@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from hub.decision import Direction, TicketState, decide
+from hub.lookup import load_ticket
 from hub.models import Conflict
 from hub.redemption import (
     AnnulError,
@@ -22,7 +23,6 @@ from hub.redemption import (
     RedemptionRequest,
     annul,
     apply_decision,
-    load_ticket,
     record,
 )
 from hub.sql import sql_for
