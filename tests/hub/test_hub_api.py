@@ -220,13 +220,15 @@ def test_replica_full_then_incremental(
     http.post("/api/v1/codes/1:2/revoke")
     http.post("/api/v1/codes/1:1/unblock")
     redeem(http, s["codes"][2]["code"], gate, direction="in")  # revoked: rejected, no use
+    assert redeem(http, s["codes"][1]["code"], gate)["result"] == "admit"
     http.post("/api/v1/keys/rotate")
     inc = http.get("/api/v1/gates/g1/replica", params={"since": unchanged["cursor"]},
                    headers=gate).json()
     assert inc["full"] is False
     assert sorted((c["ref"], c["status"]) for c in inc["codes"]) == [
         ("1:1", "issued"), ("1:2", "revoked")]
-    assert inc["used"] == [] and inc["imported"] == []
+    assert [(u["ref"], u["entries"], u["first_gate"]) for u in inc["used"]] == [("1:1", 1, "g1")]
+    assert inc["imported"] == []
     assert [k["key_id"] for k in inc["keys"]] == [1, 2]
     # A cursor that is garbage or too old gets a full replica.
     for bad in ("garbage", "c1.1", "c1.99999999999999999999"):
