@@ -99,7 +99,7 @@ def test_known_customer_home_with_visit_credited_and_event_without_phone(clock: 
 
 
 def test_second_visit_within_cooldown_says_why_not(clock: FakeClock) -> None:
-    p, hub, events, store = at_home(clock)
+    p, _hub, events, _store = at_home(clock)
     p.finish()
     clock.advance(10)
     p.tick()
@@ -147,7 +147,7 @@ def test_card_qr_identifies_and_unknown_card_says_so(clock: FakeClock) -> None:
 
 
 def test_reward_confirm_and_issued_coupon(clock: FakeClock) -> None:
-    p, hub, *_ = at_home(clock)
+    p, _hub, *_ = at_home(clock)
     p.open_rewards()
     assert p.state.screen == Screen.REWARDS
     p.choose_reward(3)  # espresso, 50 points of 130
@@ -349,7 +349,7 @@ def test_done_returns_to_attract_by_itself(clock: FakeClock) -> None:
 
 def test_busy_ignores_taps_and_a_late_answer_after_reset_is_dropped(clock: FakeClock) -> None:
     held = HeldRunner()
-    p, hub, *_ = make_presenter(clock, runner=held)
+    p, _hub, *_ = make_presenter(clock, runner=held)
     held.release_all()  # nothing yet
     p.begin()
     type_number(p, KNOWN_DIGITS)
