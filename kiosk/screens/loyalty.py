@@ -12,13 +12,17 @@ from kivy.uix.widget import Widget
 
 from kiosk.models import Coupon
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, QrImage, Tap, Text, sym
+from kiosk.screens.widgets import Card, QrImage, Tap, Text, square, sym
 from kiosk.states import ViewState
 
 
 def _tone(ctx: Ctx, tone: str) -> tuple[float, float, float, float]:
     t = ctx.theme
     return {"error": t.danger, "success": t.success}.get(tone, t.text)
+
+
+def _fit(card: Widget, label: Widget, height: float) -> None:
+    card.height = max(dp(84), height + dp(40))
 
 
 def home(state: ViewState, ctx: Ctx) -> Widget:
@@ -35,7 +39,10 @@ def home(state: ViewState, ctx: Ctx) -> Widget:
     left.add_widget(who)
     for note in state.notes:
         card = Card(t, size_hint_y=None, height=dp(84), outline=_tone(ctx, note.tone))
-        card.add_widget(Text(ctx.msg(note), size=26, colour=_tone(ctx, note.tone), bold=True))
+        label = Text(ctx.msg(note), size=24, colour=_tone(ctx, note.tone), bold=True,
+                     fit_height=True)
+        label.bind(height=partial(_fit, card))
+        card.add_widget(label)
         card.kid = "visit-note"  # type: ignore[attr-defined]
         left.add_widget(card)
     for b in s.balances:
@@ -145,11 +152,12 @@ def coupon(state: ViewState, ctx: Ctx) -> Widget:
     assert c is not None
     row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
     code = c.code or c.serial or c.ref
-    tile = Card(t, colour=(1, 1, 1, 1), size_hint_x=None, width=dp(440), padding=dp(16))
+    tile = Card(t, colour=(1, 1, 1, 1), size_hint=(None, None), width=dp(440), height=dp(440),
+                padding=dp(16))
     qr = QrImage(code)
     qr.kid = "coupon-qr"  # type: ignore[attr-defined]
     tile.add_widget(qr)
-    row.add_widget(tile)
+    row.add_widget(square(tile))
     right = BoxLayout(orientation="vertical", spacing=dp(14))
     right.add_widget(Text(f"{sym('✓')} " + ctx._("Your reward"), size=30, colour=t.success,
                           bold=True, size_hint_y=None, height=dp(50)))

@@ -12,7 +12,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.models import Item
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, QrImage, Tap, Text, mix, money, paint, rgba
+from kiosk.screens.widgets import Card, QrImage, Tap, Text, mix, money, paint, rgba, square
 from kiosk.states import ViewState
 
 MINUS = "\u2212"
@@ -142,11 +142,12 @@ def order(state: ViewState, ctx: Ctx) -> Widget:
     o = state.order
     assert o is not None
     row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
-    tile = Card(t, colour=(1, 1, 1, 1), size_hint_x=None, width=dp(440), padding=dp(16))
+    tile = Card(t, colour=(1, 1, 1, 1), size_hint=(None, None), width=dp(440), height=dp(440),
+                padding=dp(16))
     qr = QrImage(o.qr)
     qr.kid = "order-qr"  # type: ignore[attr-defined]
     tile.add_widget(qr)
-    row.add_widget(tile)
+    row.add_widget(square(tile))
     right = BoxLayout(orientation="vertical", spacing=dp(14))
     right.add_widget(Text(ctx._("Your order number"), size=30, colour=t.muted,
                           size_hint_y=None, height=dp(50)))

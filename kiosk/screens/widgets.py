@@ -189,5 +189,10 @@ class QrImage(Image):
         self.payload = text
 
 
-class Spacer(Widget):
-    pass
+def square(tile: Widget) -> Widget:
+    """``tile`` (fixed size) centred vertically in a column as wide as it is."""
+    column = BoxLayout(orientation="vertical", size_hint_x=None, width=tile.width)
+    column.add_widget(Widget())
+    column.add_widget(tile)
+    column.add_widget(Widget())
+    return column
