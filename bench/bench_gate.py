@@ -92,9 +92,9 @@ def degrade(img: Image.Image, kind: str, rng: random.Random) -> Image.Image:
     elif kind == "blur":
         img = img.filter(ImageFilter.GaussianBlur(rng.uniform(1.2, 2.4)))
     elif kind == "noise":
-        arr = np.asarray(img).astype(np.int16)
-        arr = arr + np.random.default_rng(rng.randint(0, 1 << 30)).normal(0, 38, arr.shape)
-        img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8), mode="L")
+        base = np.asarray(img).astype(np.float64)
+        noisy = base + np.random.default_rng(rng.randint(0, 1 << 30)).normal(0, 38, base.shape)
+        img = Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8), mode="L")
     elif kind == "perspective":
         img = perspective(img, rng, rng.uniform(0.08, 0.2))
     elif kind == "contrast":
@@ -123,7 +123,7 @@ KINDS = ["clean", "rotate", "blur", "noise", "perspective", "contrast", "mixed"]
 def make_frames(n: int, seed: int, codes: list[str]) -> list[tuple[Any, str | None, str]]:
     """``(gray numpy frame, expected payload or None, kind)``; about one in eight has no code."""
     rng = random.Random(seed)
-    frames = []
+    frames: list[tuple[Any, str | None, str]] = []
     for i in range(n):
         if i % 8 == 7:
             frames.append((np.asarray(blank(rng)), None, "none"))
@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         qr = [pyzbar.ZBarSymbol.QRCODE]
 
         def zx(g: Any) -> list[str]:
-            return [b.text for b in zxingcpp.read_barcodes(g, formats=fmt)]
+            return [b.text for b in zxingcpp.read_barcodes(g, formats=fmt)]  # type: ignore[arg-type]
 
         def zb(g: Any) -> list[str]:
             return [s.data.decode("utf-8", "replace") for s in pyzbar.decode(g, symbols=qr)]

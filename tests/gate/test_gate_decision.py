@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from gatekit import T0, Issuer, after
@@ -196,8 +197,8 @@ def test_short_serial_only_where_allowed(world) -> None:
 
 def test_journal_prune_keeps_what_is_still_owed(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.db")
-    base = dict(source="stdin", direction="in", result="admit", reason="ok", offline=True,
-                ref="7:1", series=7)
+    base: dict[str, Any] = dict(source="stdin", direction="in", result="admit", reason="ok",
+                                offline=True, ref="7:1", series=7)
     j.record(Entry(nonce="old-done", scanned_at="2026-01-01T10:00:00.000Z", state=DONE,
                    scan_queued=True, passage_event_id="p1", passage_queued=True, **base))
     j.record(Entry(nonce="old-unsent", scanned_at="2026-01-01T10:00:01.000Z", state=DONE,

@@ -99,8 +99,9 @@ def hub(broker, tmp_path: Path) -> Any:
     h.stop()
 
 
-def _t(value: str | None) -> datetime | None:
-    return None if value is None else parse_time(value)
+def _t(value: str | None) -> datetime:
+    assert value is not None
+    return parse_time(value)
 
 
 def test_stdin_and_serial_end_to_end(broker, hub, watch, tmp_path: Path) -> None:
