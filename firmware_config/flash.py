@@ -14,6 +14,7 @@ import errno
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -97,6 +98,41 @@ class FlashResult:
     sha256: str
     boot: Partition | None
     copied: tuple[str, ...]
+
+
+def published_sha256(image: Path, given: str | None) -> tuple[str, str] | None:
+    """The image's expected SHA-256 and where it came from: ``--sha256`` (hex or a file), or the
+    ``IMAGE.sha256`` file that Raspberry Pi publishes beside each download."""
+    source: str | None = None
+    if given and re.fullmatch(r"[0-9a-fA-F]{64}", given):
+        return given.lower(), "--sha256"
+    if given:
+        path = Path(given)
+        if not path.is_file():
+            raise FlashError(f"--sha256 {given}: neither 64 hex digits nor a file")
+        source = given
+    elif image.with_name(image.name + ".sha256").is_file():
+        source = str(image.with_name(image.name + ".sha256"))
+    if source is None:
+        return None
+    text = Path(source).read_text(encoding="utf-8", errors="replace")
+    match = re.search(r"\b[0-9a-fA-F]{64}\b", text)
+    if match is None:
+        raise FlashError(f"{source}: holds no SHA-256")
+    return match.group(0).lower(), source
+
+
+def check_image_hash(image: Path, expected: str, source: str) -> None:
+    """Refuse a corrupt or wrong download before anything is written."""
+    h = hashlib.sha256()
+    with open(image, "rb") as f:
+        while chunk := f.read(CHUNK):
+            h.update(chunk)
+    if h.hexdigest() != expected:
+        raise FlashError(
+            f"{image}: SHA-256 {h.hexdigest()[:16]}... differs from {source} "
+            f"({expected[:16]}...): corrupt or wrong download"
+        )
 
 
 def plan(image: Path, target: Path, device_dir: Path | None,

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from firmware_config.errors import FlashError
-from firmware_config.flash import flash, plan
+from firmware_config.flash import check_image_hash, flash, plan, published_sha256
 from firmware_config.progress import NoProgress, make_progress
 
 EXIT_USAGE = 2
@@ -24,6 +24,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("target", help="SD card block device (/dev/sdX) or an image file")
     parser.add_argument("--device-dir", metavar="DIR",
                         help="first-boot files from `venue provision`: inventory/devices/ID[/boot]")
+    parser.add_argument("--sha256", metavar="HEX|FILE",
+                        help="the image's published SHA-256 (default: IMAGE.sha256 if present)")
     parser.add_argument("--dry-run", action="store_true", help="show what would be done")
     parser.add_argument("--yes", action="store_true", help="do not ask before writing a card")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -36,6 +38,10 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None,
     try:
         fp = plan(Path(args.image), Path(args.target),
                   Path(args.device_dir) if args.device_dir else None)
+        published = published_sha256(fp.image, args.sha256)
+        if published and not args.dry_run:
+            check_image_hash(fp.image, *published)
+            print(f"image SHA-256 matches {published[1]}", file=out)
     except FlashError as exc:
         print(f"venue flash: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -45,6 +51,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None,
     if args.dry_run:
         for line in fp.describe():
             print(line, file=out)
+        if published:
+            print(f"check   image SHA-256 against {published[1]}", file=out)
         print("dry run: nothing written", file=out)
         return 0
     if fp.target.is_block and not args.yes:

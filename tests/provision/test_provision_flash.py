@@ -266,3 +266,22 @@ def test_gpt_image_boot_partition_is_found(tmp_path: Path, boot_dirs: dict[str, 
     assert written[BOOT_END:] == original[BOOT_END:]
     user_data = (boot_dirs["beacon"] / "user-data").read_bytes()
     assert mtype(target, BOOT_OFFSET, "user-data") == user_data
+
+
+def test_published_image_hash_is_checked_before_writing(tmp_path: Path,
+                                                        image: tuple[Path, bytes]) -> None:
+    raw, original = image
+    src = tmp_path / "raspios.img.gz"
+    src.write_bytes(compress(raw, "gz").read_bytes())
+    good = hashlib.sha256(src.read_bytes()).hexdigest()
+    target = tmp_path / "card.img"
+    res = venue("flash", str(src), str(target), "--sha256", "0" * 64, "--quiet")
+    assert res.code == 2 and "corrupt or wrong download" in res.err
+    assert not target.exists()
+    # Raspberry Pi's IMAGE.sha256 beside the download is picked up by itself
+    src.with_name(src.name + ".sha256").write_text(f"{good}  {src.name}\n")
+    res = venue("flash", str(src), str(target), "--quiet")
+    assert res.code == 0 and "matches" in res.out and target.read_bytes() == original
+    src.with_name(src.name + ".sha256").write_text(f"{'f' * 64}  {src.name}\n")
+    res = venue("flash", str(src), str(tmp_path / "other.img"), "--quiet")
+    assert res.code == 2 and src.name + ".sha256" in res.err
