@@ -1,0 +1,188 @@
+"""The demo data source served over HTTP with the hub's loyalty contract (docs/contracts.md).
+
+A stand-in until the hub implements the loyalty API (issue 5): it lets the kiosk's real HTTP
+client (keep-alive session, timeouts, error mapping) run against a server on localhost, for
+``bench/bench_kiosk.py`` and the client's tests. It is not the hub: no database, no ledger, one
+process. Answers follow the contract's shapes and status codes (404 unknown customer, 422
+invalid phone, 409 insufficient points / unavailable, 401 without the token).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from kiosk.demo import DemoHub
+from kiosk.models import Coupon, HubError, HubReason, OrderLine, Summary, VisitRequest
+from venue.messages import parse_time, rfc3339
+
+_REDEEM = re.compile(r"^/api/v1/rewards/(\d+)/redeem$")
+
+
+def _coupon(c: Coupon) -> dict[str, Any]:
+    return {"ref": c.ref, "series": c.series, "name": c.name, "business": c.business,
+            "status": c.status, "code": c.code, "serial": c.serial,
+            "valid_until": rfc3339(c.valid_until) if c.valid_until else None}
+
+
+def summary_json(s: Summary) -> dict[str, Any]:
+    """A :class:`Summary` in the contract's JSON shape."""
+    return {
+        "customer": s.customer, "masked_phone": s.masked_phone, "new": s.new,
+        "balances": [{"business": b.business, "business_name": b.business_name,
+                      "points": b.points, "bonus_points": b.bonus_points,
+                      "prepaid": str(b.prepaid), "currency": b.currency} for b in s.balances],
+        "coupons": [_coupon(c) for c in s.coupons],
+        "rewards": [{"id": r.id, "business": r.business, "name": r.name, "cost": r.cost,
+                     "affordable": r.affordable, "image": r.image} for r in s.rewards],
+    }
+
+
+def _money(d: Decimal) -> str:
+    return f"{d:.2f}"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: DemoHubServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # bodies may hold phone numbers; say nothing
+
+    def _send(self, status: int, body: Any) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorised(self) -> bool:
+        token = self.server.token
+        if token and self.headers.get("Authorization") != f"Bearer {token}":
+            self._send(401, {"detail": "not authenticated"})
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        if url.path == "/health":
+            self._send(200, {"ok": True})
+            return
+        if not self._authorised():
+            return
+        if url.path == "/api/v1/catalog":
+            business = int(parse_qs(url.query).get("business", ["1"])[0])
+            self._answer(lambda: self._catalog(business))
+            return
+        self._send(404, {"detail": "not found"})
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            body = json.loads(self.rfile.read(length) or b"{}")
+        except ValueError:
+            self._send(422, {"detail": [{"loc": ["body"], "msg": "invalid JSON"}]})
+            return
+        if not self._authorised():
+            return
+        hub = self.server.hub
+        path = urlsplit(self.path).path
+        if path == "/api/v1/kiosk/identify":
+            self._answer(lambda: summary_json(hub.identify(
+                phone=body.get("phone"), card=body.get("card"), businesses=body["businesses"])))
+        elif path == "/api/v1/customers":
+            if body.get("consent") is not True:
+                self._send(422, {"detail": [{"loc": ["body", "consent"], "msg": "must be true"}]})
+                return
+            self._answer(lambda: summary_json(hub.register(
+                phone=body["phone"], businesses=body["businesses"])), 201)
+        elif path == "/api/v1/visits":
+            visit = VisitRequest(body["customer"], int(body["business"]),
+                                 body["idempotency_key"], parse_time(body["at"]), body["device"],
+                                 body.get("source", "kiosk"))
+            self._answer(lambda: self._visit(visit))
+        elif (m := _REDEEM.match(path)) is not None:
+            rid = int(m.group(1))
+            self._answer(lambda: self._redeem(rid, body), 201)
+        elif path == "/api/v1/checks":
+            self._answer(lambda: self._check(body), 201)
+        else:
+            self._send(404, {"detail": "not found"})
+
+    def _answer(self, fn: Any, status: int = 200) -> None:
+        try:
+            result = fn()
+        except HubError as exc:
+            if exc.reason == HubReason.UNKNOWN_CUSTOMER:
+                self._send(404, {"detail": "unknown customer"})
+            elif exc.reason == HubReason.INVALID_PHONE:
+                self._send(422, {"detail": [{"loc": ["body", "phone"], "msg": str(exc)}]})
+            elif exc.reason in (HubReason.INSUFFICIENT_POINTS, HubReason.UNAVAILABLE):
+                self._send(409, {"detail": {"reason": exc.reason.value, **exc.detail}})
+            else:
+                self._send(503, {"detail": str(exc)})
+            return
+        except (KeyError, TypeError, ValueError) as exc:
+            self._send(422, {"detail": [{"loc": ["body"], "msg": str(exc)}]})
+            return
+        self._send(status, result)
+
+    def _visit(self, visit: VisitRequest) -> dict[str, Any]:
+        r = self.server.hub.credit_visit(visit)
+        return {"credited": r.credited, "reason": r.reason, "points": r.points,
+                "balance": r.balance, "next_at": rfc3339(r.next_at) if r.next_at else None}
+
+    def _redeem(self, rid: int, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.server.hub.redeem(rid, customer=body["customer"],
+                                   idempotency_key=body["idempotency_key"])
+        return {"coupon": _coupon(r.coupon), "balance": r.balance}
+
+    def _catalog(self, business: int) -> dict[str, Any]:
+        c = self.server.hub.catalog(business)
+        return {"categories": [{"id": x.id, "name": x.name} for x in c.categories],
+                "items": [{"id": i.id, "category": i.category, "name": i.name,
+                           "price": _money(i.price), "currency": i.currency, "image": i.image,
+                           "available": i.available} for i in c.items]}
+
+    def _check(self, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.server.hub.submit_check(
+            customer=body.get("customer"), business=int(body["business"]),
+            lines=[OrderLine(int(ln["item"]), int(ln["qty"])) for ln in body["lines"]],
+            idempotency_key=body["idempotency_key"], device=body["device"])
+        return {"check": r.check, "number": r.number, "total": _money(r.total),
+                "currency": r.currency, "qr": r.qr, "status": r.status}
+
+
+class DemoHubServer(ThreadingHTTPServer):
+    """``DemoHubServer(("127.0.0.1", 0), hub, token)``; ``.url`` once bound."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], hub: DemoHub, token: str | None = None) -> None:
+        super().__init__(address, _Handler)
+        self.hub = hub
+        self.token = token
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> DemoHubServer:
+        self._thread = threading.Thread(target=self.serve_forever, name="demo-hub", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+__all__ = ["DemoHubServer", "summary_json"]
