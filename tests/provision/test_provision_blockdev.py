@@ -7,7 +7,6 @@ of a file that is attached to a loop device.
 
 from __future__ import annotations
 
-import argparse
 import io
 import lzma
 import os
@@ -29,6 +28,7 @@ from provkit import (
 )
 
 from firmware_config import flash_cli
+from venue.cli import build_parser
 
 BOOT_OFFSET = BOOT_START * SECTOR
 BOOT_END = BOOT_OFFSET + BOOT_SECTORS * SECTOR
@@ -84,8 +84,8 @@ def test_flash_to_block_device(tmp_path: Path, loop_device: tuple[Path, Path]) -
     res = venue("flash", str(src), str(dev), "--device-dir", str(boot), "--quiet")
     assert res.code == 2 and "--yes" in res.err
     # nor when the technician types another name at the prompt
-    args = argparse.Namespace(image=str(src), target=str(dev), device_dir=str(boot),
-                              dry_run=False, yes=False, quiet=True)
+    args = build_parser().parse_args(["flash", str(src), str(dev), "--device-dir", str(boot),
+                                      "--quiet"])
     out = io.StringIO()
     assert flash_cli.run(args, out=out, confirm_in=io.StringIO("sdz\n")) == 2
     assert _read(dev, 1024 * 1024) == b"\0" * (1024 * 1024)
