@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -39,6 +39,29 @@ async def context(request: Request) -> HubContext:
     return ctx
 
 
+SCANNER_ROLES = ("gate", "validator", "admin")
+
+
+def authenticate(ctx: HubContext, authorization: str | None, allowed: Iterable[str]) -> Principal:
+    """The caller of a request with this ``Authorization`` header, if its role is allowed.
+
+    Raises:
+        HTTPException: 401 (with ``WWW-Authenticate: Bearer``) for no or an unknown token, 403
+            for a role not in ``allowed``.
+    """
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token or len(token) > 200:
+        raise HTTPException(401, "a bearer token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+    principal = ctx.tokens.lookup(token.strip())
+    if principal is None:
+        raise HTTPException(401, "unknown or revoked token", headers={"WWW-Authenticate": "Bearer"})
+    if principal.role not in allowed:
+        names = ", ".join(sorted(allowed))
+        raise HTTPException(403, f"role {principal.role} may not do this (allowed: {names})")
+    return principal
+
+
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that lets only ``roles`` through and returns the caller."""
     allowed = frozenset(roles)
@@ -49,16 +72,7 @@ def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
         request: Request,
         creds: HTTPAuthorizationCredentials | None = Depends(_bearer),
     ) -> Principal:
-        if creds is None or not creds.credentials or len(creds.credentials) > 200:
-            raise HTTPException(401, "a bearer token is required",
-                                headers={"WWW-Authenticate": "Bearer"})
-        principal = request.app.state.hub.tokens.lookup(creds.credentials)
-        if principal is None:
-            raise HTTPException(401, "unknown or revoked token",
-                                headers={"WWW-Authenticate": "Bearer"})
-        if principal.role not in allowed:
-            names = ", ".join(sorted(allowed))
-            raise HTTPException(403, f"role {principal.role} may not do this (allowed: {names})")
-        return principal
+        header = None if creds is None else f"Bearer {creds.credentials}"
+        return authenticate(request.app.state.hub, header, allowed)
 
     return check
