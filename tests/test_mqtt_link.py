@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -507,3 +508,36 @@ def test_fake_clock_stamps_events_and_does_not_stall_waits(
     link.publish_event("gate.scan", {})
     assert not link.wait_drained(0.2)  # returns on the real clock although fake time stands still
     assert not link.wait_subscribed(0.2)
+
+
+
+def test_link_subscribes_to_commands_before_announcing_online(broker: Any) -> None:
+    """Whoever sees the retained `online` may command the device at once, so on every connect
+    the SUBSCRIBE to `cmd/+` must leave before the `online` PUBLISH (one connection's packets are
+    handled in order by the broker)."""
+    import paho.mqtt.client as paho
+
+    calls: list[str] = []
+    ref = DeviceRef("s1", "gate", "order")
+
+    class Recording(paho.Client):
+        def subscribe(self, topic: Any, *args: Any, **kwargs: Any) -> Any:
+            calls.append("subscribe")
+            return super().subscribe(topic, *args, **kwargs)
+
+        def publish(self, topic: str, *args: Any, **kwargs: Any) -> Any:
+            if topic == ref.status():
+                calls.append("status")
+            return super().publish(topic, *args, **kwargs)
+
+    link = MqttLink(ref, MqttSection(url=broker.url), client_factory=Recording)
+    link.start()
+    try:
+        assert link.wait_connected(10) and link.wait_subscribed(10)
+        broker.restart()
+        deadline = time.monotonic() + 20
+        while calls.count("status") < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert calls[:4] == ["subscribe", "status", "subscribe", "status"], calls
+    finally:
+        link.stop()

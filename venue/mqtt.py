@@ -409,15 +409,12 @@ class MqttLink:
         # sender must not hand it newer events yet or they would overtake the resent ones. The
         # PUBACK of this status message is read after the resend is done: it opens the gate.
         self._sendable.clear()
-        if self.is_observer:
-            self._sendable.set()  # a tool has no status to publish and no event order to keep
-        else:
-            info = client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
-            self._status_mid = info.mid
         with self._lock:
             self._stats["connects"] += 1
             if self._stats["connects"] > 1:
                 self._stats["reconnects"] += 1
+            # Subscribe before announcing `online`: the broker handles one connection's packets
+            # in order, so whoever sees `online` can command the device at once.
             subs = [] if self.is_observer else [(self.ref.cmd("+"), 1)]
             subs += [(f, q) for f, (_, q) in self._subs.items()]
             self._pending_subs.clear()
@@ -425,7 +422,12 @@ class MqttLink:
                 self._track_subscribe(client.subscribe(subs))
             else:
                 self._subscribed.set()
-            self._connected.set()
+        if self.is_observer:
+            self._sendable.set()  # a tool has no status to publish and no event order to keep
+        else:
+            info = client.publish(self.ref.status(), self._status("online"), qos=1, retain=True)
+            self._status_mid = info.mid
+        self._connected.set()
         log.info("connected to %s:%d as %s", self._host, self._port, self.client_id)
         for hook in self._on_connect_hooks:
             try:
