@@ -42,7 +42,7 @@ GATE = [
 ]
 KIOSK = [*SCAN, "kivy>=2.3.1", "segno>=1.6"]
 BEACON = ["bleak>=0.22"]
-PROVISION = ["bcrypt>=4"]
+PROVISION = ["bcrypt>=4", "rich>=13"]
 MONITOR = ["rich>=13"]
 DEV = [
     "pytest>=8",
@@ -55,6 +55,7 @@ DEV = [
     "schemathesis>=3.27",
     "aiosmtpd>=1.4",
     "beacontools>=2.1",
+    "pyyaml>=6",
 ]
 EXTRAS = {
     "hub": HUB + MONITOR,

@@ -44,8 +44,12 @@ def test_missing_config_file(tmp_path: Path, role: str) -> None:
     assert len(out.stderr.strip().splitlines()) == 1
 
 
-def test_role_not_yet_available() -> None:
-    out = subprocess.run([sys.executable, "-m", "venue.cli", "kiosk"], capture_output=True,
-                         text=True, timeout=60)
-    assert out.returncode == 2
-    assert "not yet available" in out.stderr
+def test_subcommand_whose_module_is_absent_says_not_yet_available(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from venue import cli
+
+    absent = cli.Subcommand("later", "venue.not_here_yet", "a role still to come", "Later.")
+    monkeypatch.setattr(cli, "SUBCOMMANDS", (*cli.SUBCOMMANDS, absent))
+    assert cli.main(["later"]) == 2
+    assert "not yet available" in capsys.readouterr().err
