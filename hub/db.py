@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -95,10 +95,9 @@ class Database:
         # tries and would make every contended redemption wait for nothing. Other processes on
         # the same file still wait in the busy handler (busy_timeout).
         self._writer = threading.Lock() if self.engine.dialect.name == "sqlite" else None
+        self._write_engine = self.engine.execution_options(**{_WRITE: True})
         self._read = sessionmaker(self.engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            self.engine.execution_options(**{_WRITE: True}), expire_on_commit=False
-        )
+        self._write = sessionmaker(self._write_engine, expire_on_commit=False)
 
     @classmethod
     def connect(cls, url: str, **kwargs: Any) -> Database:
@@ -121,6 +120,16 @@ class Database:
             return
         with self._writer, self._write() as session, session.begin():
             yield session
+
+    @contextmanager
+    def write_connection(self) -> Iterator[Connection]:
+        """Like :meth:`write` but a bare connection, for plain-SQL hot paths (no ORM session)."""
+        if self._writer is None:
+            with self._write_engine.begin() as conn:
+                yield conn
+            return
+        with self._writer, self._write_engine.begin() as conn:
+            yield conn
 
     @contextmanager
     def read(self) -> Iterator[Session]:

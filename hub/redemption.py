@@ -104,7 +104,9 @@ def _stored(conn: Connection, nonce: str) -> RedemptionAnswer | None:
     return None if row is None else RedemptionAnswer.from_dict(x.json_out(row[1]), row[0])
 
 
-def redeem(session: Session, req: RedemptionRequest, *, clock: Clock) -> RedemptionAnswer:
+def redeem(
+    session: Session | Connection, req: RedemptionRequest, *, clock: Clock
+) -> RedemptionAnswer:
     """Decide and record one scan inside the caller's write transaction.
 
     Returns the stored first answer when the nonce was seen before. A ``check`` decides the same
@@ -116,7 +118,7 @@ def redeem(session: Session, req: RedemptionRequest, *, clock: Clock) -> Redempt
     insert adds nothing, the ticket is left alone and the first answer is returned. This costs no
     extra query on the common path, where every nonce is new.
     """
-    conn = session.connection()
+    conn = session if isinstance(session, Connection) else session.connection()
     now = clock.now()
     scanned_at = min(req.scanned_at or now, now)
     found = find_ticket(conn, req.code, allow_serial=req.allow_serial,
@@ -219,8 +221,8 @@ def record(
 def redeem_once(db: Database, req: RedemptionRequest, *, clock: Clock) -> RedemptionAnswer:
     """:func:`redeem` in its own write transaction, retried once if a twin nonce won the race."""
     try:
-        with db.write() as session:
-            return redeem(session, req, clock=clock)
+        with db.write_connection() as conn:
+            return redeem(conn, req, clock=clock)
     except IntegrityError:
         with db.read() as session:
             known = _stored(session.connection(), req.nonce)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 _PARAM = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
@@ -61,7 +62,14 @@ class Sql:
         so SQLite's ``BEGIN IMMEDIATE`` and the pool's bookkeeping still apply); skipping
         SQLAlchemy's result machinery halves the cost of a small statement."""
         cur = conn.connection.cursor()
-        cur.execute(self.q(sql), params or {})
+        dbapi_error = conn.dialect.loaded_dbapi.Error
+        try:
+            cur.execute(self.q(sql), params or {})
+        except dbapi_error as exc:
+            cur.close()
+            # The same exception SQLAlchemy would raise (OperationalError, IntegrityError, ...),
+            # so callers' handlers (retry on an outage, 503 in the API) see what they expect.
+            raise DBAPIError.instance(sql, params, exc, dbapi_error) from exc
         return Rows(cur)
 
 

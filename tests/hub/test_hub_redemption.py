@@ -254,3 +254,13 @@ def test_first_use_time_is_the_scan_time(db: Database, clock: FakeClock) -> None
     future = clock.now() + timedelta(hours=1)  # a gate with a wrong clock cannot post-date
     b = redeem_once(db, req(code, "g8", scanned_at=future), clock=clock)
     assert b.first_used_at == scanned
+
+
+def test_database_errors_surface_as_sqlalchemy_errors(db: Database, clock: FakeClock) -> None:
+    """The plain-SQL hot path raises what SQLAlchemy would (so outages are retried / 503)."""
+    from sqlalchemy.exc import OperationalError
+
+    from hub.sql import sql_for
+
+    with db.write_connection() as conn, pytest.raises(OperationalError):
+        sql_for(conn).run(conn, "SELECT no_such_column FROM codes")
