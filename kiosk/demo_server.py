@@ -49,6 +49,8 @@ def _money(d: Decimal) -> str:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+    wbufsize = 64 * 1024  # headers and body leave in one segment (flushed after each request)
     server: DemoHubServer
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -186,3 +188,31 @@ class DemoHubServer(ThreadingHTTPServer):
 
 
 __all__ = ["DemoHubServer", "summary_json"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m kiosk.demo_server [--port N] [--token T]``: serve until interrupted.
+
+    Prints ``listening URL`` on its first line, so a parent process can read where it is.
+    """
+    import argparse
+
+
+    parser = argparse.ArgumentParser(prog="python -m kiosk.demo_server", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--token", default=None)
+    args = parser.parse_args(argv)
+    server = DemoHubServer((args.host, args.port), DemoHub(), args.token)
+    print(f"listening {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -9,7 +9,7 @@ changes in one frame cost one rebuild.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -56,6 +56,8 @@ class KioskRoot(FloatLayout):
         self.ctx = ctx
         self.builders = builders
         self.rendered: Screen | None = None
+        self._drawn: ViewState | None = None
+        self._veil_widget: Widget | None = None
         self.renders = 0
         paint(self, ctx.theme.background)
         self._trigger = Clock.create_trigger(self._render, -1)
@@ -69,15 +71,29 @@ class KioskRoot(FloatLayout):
         return bool(super().on_touch_down(touch))
 
     def render_now(self) -> None:
-        """Redraw at once (screenshot tour, tests)."""
+        """Redraw at once (screenshot tour, reload of branding)."""
         self._trigger.cancel()
+        self._drawn = None
         self._render()
 
     def _render(self, *_: Any) -> None:
         state = self.ctx.presenter.state
         ctx = self.ctx
+        if self._drawn is not None and replace(state, busy=None) == replace(self._drawn,
+                                                                            busy=None):
+            # only the "working…" veil changed (or nothing): no rebuild, no lost frame
+            if state.busy != self._drawn.busy:
+                if self._veil_widget is not None:
+                    self.remove_widget(self._veil_widget)
+                    self._veil_widget = None
+                if state.busy is not None:
+                    self._veil_widget = self._veil(ctx, ctx.msg(state.busy))
+                    self.add_widget(self._veil_widget)
+            self._drawn = state
+            return
         ctx.lang = state.lang
         self.clear_widgets()
+        self._veil_widget = None
         column = BoxLayout(orientation="vertical")
         if state.offline:
             column.add_widget(self._banner(ctx))
@@ -86,7 +102,9 @@ class KioskRoot(FloatLayout):
         column.add_widget(body)
         self.add_widget(column)
         if state.busy is not None:
-            self.add_widget(self._veil(ctx, ctx.msg(state.busy)))
+            self._veil_widget = self._veil(ctx, ctx.msg(state.busy))
+            self.add_widget(self._veil_widget)
+        self._drawn = state
         self.rendered = state.screen
         self.renders += 1
 
