@@ -119,8 +119,7 @@ class KioskApp(App):
     def on_start(self) -> None:
         k = self.kiosk
         if k.link is not None:
-            k.link.on_command("reload", self._reload_command)
-            k.link.on_command("ping", lambda cmd: {"pong": True, **k.telemetry()})
+            k.attach_commands(ui_deliver, self.reload)
             k.link.start()
         Clock.schedule_interval(lambda _dt: k.presenter.tick(), TICK_S)
         if k.link is not None:
@@ -128,10 +127,6 @@ class KioskApp(App):
         self._start_camera()
         collect_between_customers(k.presenter)
         log.info("kiosk %s ready (hub %s)", self.cfg.device.id, self.cfg.kiosk.hub_url)
-
-    def _reload_command(self, cmd: Any) -> dict[str, Any]:
-        ui_deliver(self.reload)
-        return {"reloading": True}
 
     def _telemetry(self) -> None:
         try:

@@ -105,6 +105,22 @@ class Kiosk:
             data["outbox_depth"] = self.link.stats().get("outbox_depth", 0)
         return data
 
+    def attach_commands(
+        self, on_ui: Callable[[Callable[[], None]], None], reload: Callable[[], None]
+    ) -> None:
+        """Obey ``reload`` (re-read the config on the UI thread) and ``ping`` (answer with the
+        telemetry numbers) from the MQTT link's command thread."""
+        if self.link is None:
+            return
+
+        def on_reload(cmd: Any) -> dict[str, Any]:
+            log.info("reload asked by %s", getattr(cmd, "by", "") or "?")
+            on_ui(reload)
+            return {"reloading": True}
+
+        self.link.on_command("reload", on_reload)
+        self.link.on_command("ping", lambda cmd: {"pong": True, **self.telemetry()})
+
     def reload(self, cfg: KioskConfig) -> None:
         """Take new timeouts, languages, PIN and businesses (branding is redrawn by the app)."""
         self.cfg = cfg
