@@ -427,3 +427,65 @@ def test_cooldown_note_names_the_next_time(clock: FakeClock) -> None:
     note = visit_note(v)
     assert note is not None and "Next reward from" in note.render()
     assert visit_note(VisitResult(1, False, "no_rule")) is None
+
+
+def test_register_while_offline_stays_on_consent_with_a_message(clock: FakeClock) -> None:
+    p, hub, *_ = make_presenter(clock)
+    p.begin()
+    type_number(p, NEW_DIGITS)
+    p.submit_phone()
+    hub.fail["register"] = HubError(HubReason.OFFLINE)
+    p.accept_terms()
+    assert p.state.screen == Screen.CONSENT and p.state.offline
+    assert "cannot reach our server" in p.state.message.render()  # type: ignore[union-attr]
+    p.back()
+    assert p.state.screen == Screen.ATTRACT
+
+
+def test_scan_back_coupon_back_and_order_done(clock: FakeClock) -> None:
+    p, *_ = make_presenter(clock, camera=True)
+    p.begin()
+    p.open_scanner()
+    p.back()
+    assert p.state.screen == Screen.IDENTIFY
+    type_number(p, KNOWN_DIGITS)
+    p.submit_phone()
+    p.open_rewards()
+    p.choose_reward(3)
+    p.confirm_reward()
+    p.back()
+    assert p.state.screen == Screen.HOME
+    assert any(c.serial == p.state.coupon.serial for c in p.state.summary.coupons)  # type: ignore
+    p.open_shop()
+    p.choose_category(3)
+    p.add_item(13)
+    p.open_cart()
+    p.remove_item(13)
+    p.submit_order()  # an empty cart sends nothing
+    assert p.state.screen == Screen.CART
+    p.add_item(13)
+    p.submit_order()
+    p.finish()
+    assert p.state.screen == Screen.DONE
+
+
+def test_camera_off_hides_the_scanner(clock: FakeClock) -> None:
+    p, *_ = make_presenter(clock, camera=False)
+    p.begin()
+    p.open_scanner()
+    assert p.state.screen == Screen.IDENTIFY and not p.state.camera
+
+
+def test_maintenance_retry_runs_the_queue_at_the_next_tick(clock: FakeClock) -> None:
+    p, hub, *_ = make_presenter(clock, retry_s=3600.0)
+    p.tick()  # first round: nothing queued, the hub is probed
+    pings = len(hub.called("ping"))
+    for _ in range(5):
+        p.secret_tap()
+    for d in "2468":
+        p.pin_digit(d)
+    p.pin_submit()
+    p.maintenance_action("retry")
+    p.tick()
+    assert len(hub.called("ping")) == pings + 1
+    assert p.state.maintenance is not None and p.state.maintenance.queued_credits == 0
