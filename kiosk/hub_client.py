@@ -10,7 +10,9 @@ worker thread, never on the UI thread. Neither URLs nor logs ever hold the phone
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -38,6 +40,8 @@ from venue.messages import parse_time, rfc3339
 log = logging.getLogger("venue.kiosk.hub")
 
 OFFLINE = HubReason.OFFLINE
+MAX_ANSWER = 4 * 1024 * 1024
+"""Largest answer read (a catalog with many items is well under it)."""
 
 
 class HttpHubClient:
@@ -187,19 +191,47 @@ class HttpHubClient:
     def _call(
         self, method: str, path: str, body: dict[str, Any] | None, *, ok: tuple[int, ...]
     ) -> dict[str, Any]:
+        # requests' timeout bounds each read, not the answer: a body trickling in byte by byte
+        # would hold the customer for ever. The body is read against a total deadline instead.
+        deadline = time.monotonic() + 2 * self.timeout
         try:
-            r = self.session.request(method, self.base_url + path, json=body, timeout=self.timeout)
+            r = self.session.request(method, self.base_url + path, json=body,
+                                     timeout=self.timeout, stream=True)
+            content = _read_by(r, deadline)
+            if content is None:
+                raise HubError(OFFLINE, f"hub answer to {path} too slow or too large")
         except requests.Timeout:
             raise HubError(OFFLINE, f"hub did not answer {path} within {self.timeout}s") from None
         except requests.RequestException as exc:
             raise HubError(OFFLINE, f"hub unreachable: {exc.__class__.__name__}") from None
         try:
-            data = r.json() if r.content else {}
+            data = json.loads(content) if content else {}
         except ValueError:
             data = None
         if r.status_code in ok and isinstance(data, dict):
             return data
         raise map_error(path, r.status_code, data)
+
+
+def _read_by(r: requests.Response, deadline: float) -> bytes | None:
+    """The body, or ``None`` when it is not complete by ``deadline`` (or over MAX_ANSWER).
+
+    ``read1`` returns whatever has arrived, so the deadline is checked between reads of a body
+    that trickles in; each read itself is bounded by the per-read timeout.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while True:
+            chunk = r.raw.read1(64 * 1024, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+            if time.monotonic() > deadline or size > MAX_ANSWER:
+                return None
+    finally:
+        r.close()
 
 
 def map_error(path: str, status: int, data: Any) -> HubError:

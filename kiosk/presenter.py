@@ -12,71 +12,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from dataclasses import replace
+from typing import Any
 
 from kiosk.jobs import Backend, Identified, Retried, new_key, with_points
 from kiosk.keypad import PhoneInput
+from kiosk.maintenance import MaintenanceFlow
 from kiosk.models import HubError, HubReason, Reward, VisitResult
+from kiosk.ports import EventSink, NullEvents, Settings
 from kiosk.runner import Runner
 from kiosk.shop import ShopFlow
 from kiosk.states import N_, MaintenanceInfo, Msg, Screen, ViewState
+from kiosk.texts import OFFLINE_SPEND, REASON_TEXT, visit_note
 from venue.clock import Clock
 from venue.errors import PhoneNumberError
 
 log = logging.getLogger("venue.kiosk")
 
-SECRET_TAPS = 5
-SECRET_WINDOW_S = 3.0
-PIN_TRIES = 3
 
-OFFLINE_SPEND = N_("We are offline right now, so points cannot be spent. Please try again later.")
-REASON_TEXT: dict[HubReason, str] = {
-    HubReason.INVALID_PHONE: N_("That does not look like a valid phone number."),
-    HubReason.RATE_LIMITED: N_("Too many attempts. Please wait a minute and try again."),
-    HubReason.OFFLINE: N_("We cannot reach our server right now. Please try again in a moment."),
-    HubReason.UNKNOWN_CUSTOMER: N_("We do not know this card. Please type your phone number."),
-    HubReason.INSUFFICIENT_POINTS: N_("Not enough points for this reward yet."),
-    HubReason.UNAVAILABLE: N_("Sorry, something in your cart just sold out."),
-}
-
-
-class EventSink(Protocol):
-    """Where the kiosk reports check-ins and orders (MQTT in the app); customer ids only."""
-
-    def checkin(
-        self, *, customer: str, business: int, credited: bool, reason: str, offline: bool
-    ) -> None: ...
-
-    def order(self, *, check: int, number: str, total: str, currency: str, lines: int) -> None: ...
-
-
-class NullEvents:
-    def checkin(self, **kw: Any) -> None:
-        pass
-
-    def order(self, **kw: Any) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The presenter's part of the kiosk config."""
-
-    device: str = "kiosk1"
-    region: str = "UA"
-    businesses: tuple[int, ...] = (1,)
-    shop_business: int = 1
-    languages: tuple[str, ...] = ("en", "uk")
-    default_language: str = "en"
-    idle_timeout_s: float = 45.0
-    done_timeout_s: float = 6.0
-    retry_s: float = 30.0
-    maintenance_pin: str = "2468"
-    camera: bool = False
-
-
-class Presenter(ShopFlow):
+class Presenter(ShopFlow, MaintenanceFlow):
     """The state machine. See the module docstring for threads and sessions.
 
     Args:
@@ -110,6 +64,9 @@ class Presenter(ShopFlow):
         self.phone = PhoneInput(settings.region)
         self._listeners: list[Callable[[ViewState], None]] = []
         self._session = 0
+        self._call = 0
+        self._busy_since = clock.monotonic()
+        self._busy_failed: Callable[[HubError], None] = lambda error: None
         self._last_touch = clock.monotonic()
         self._screen_since = clock.monotonic()
         self._next_retry = clock.monotonic()
@@ -143,12 +100,16 @@ class Presenter(ShopFlow):
 
     def _run(self, busy: str, job: Callable[[], Any], done: Callable[[Any], None],
              failed: Callable[[HubError], None]) -> None:
-        """Run ``job`` off the UI thread; drop its outcome if the session ended meanwhile."""
-        session = self._session
+        """Run ``job`` off the UI thread; drop its outcome if the session ended meanwhile or
+        the customer was already told it took too long."""
+        self._call += 1
+        session, call = self._session, self._call
+        self._busy_since = self.clock.monotonic()
+        self._busy_failed = failed
         self._set(busy=Msg.of(busy), message=None)
 
         def finish(result: Any, error: BaseException | None) -> None:
-            if session != self._session:
+            if session != self._session or call != self._call:
                 return
             self.state = replace(self.state, busy=None)
             if error is None:
@@ -373,6 +334,13 @@ class Presenter(ShopFlow):
         """Called periodically by the app: timeouts, retries of queued credits."""
         now = self.clock.monotonic()
         screen = self.state.screen
+        if self.state.busy is not None and now - self._busy_since >= self.settings.busy_limit_s:
+            # the worker is stuck on a hub that neither answers nor fails: give up on it here
+            log.warning("hub call still running after %.0f s: treated as offline",
+                        now - self._busy_since)
+            self._call += 1
+            self.state = replace(self.state, busy=None, offline=True)
+            self._busy_failed(HubError(HubReason.OFFLINE, "no answer in time"))
         if screen == Screen.DONE and now - self._screen_since >= self.settings.done_timeout_s:
             self.reset()
         elif (screen != Screen.ATTRACT and self.state.busy is None
@@ -410,69 +378,3 @@ class Presenter(ShopFlow):
                                 reason=v.reason, offline=offline)
         except Exception:
             log.exception("cannot report kiosk.checkin")
-
-    # -- maintenance -------------------------------------------------------------------------------
-
-    def secret_tap(self) -> None:
-        """A tap on the hidden corner of Attract; five within three seconds open the PIN pad."""
-        if self.state.screen != Screen.ATTRACT:
-            return
-        now = self.clock.monotonic()
-        self._taps = [t for t in self._taps if now - t <= SECRET_WINDOW_S] + [now]
-        if len(self._taps) >= SECRET_TAPS:
-            self._taps.clear()
-            self._pin = ""
-            self.touched()
-            self._set(screen=Screen.PIN, pin_display="")
-
-    def pin_digit(self, digit: str) -> None:
-        self.touched()
-        if self.state.screen == Screen.PIN and digit.isdigit() and len(self._pin) < 8:
-            self._pin += digit
-            self._set(pin_display="●" * len(self._pin), message=None)
-
-    def pin_submit(self) -> None:
-        self.touched()
-        if self.state.screen != Screen.PIN:
-            return
-        ok, self._pin = self._pin == self.settings.maintenance_pin, ""
-        if ok:
-            self._pin_failures = 0
-            info = self.status(self.state.offline) if self.status else None
-            self._set(screen=Screen.MAINTENANCE, pin_display="", maintenance=info)
-            return
-        self._pin_failures += 1
-        log.warning("wrong maintenance PIN (%d)", self._pin_failures)
-        if self._pin_failures >= PIN_TRIES:
-            self._pin_failures = 0
-            self.reset()
-            return
-        self._set(pin_display="", message=Msg.of(N_("Wrong PIN."), "error"))
-
-    def maintenance_action(self, name: str) -> None:
-        self.touched()
-        if self.state.screen != Screen.MAINTENANCE:
-            return
-        if name == "retry":
-            self.retry_now()
-            return
-        action = self.actions.get(name)
-        if action is not None:
-            log.info("maintenance: %s", name)
-            action()
-
-
-def visit_note(v: VisitResult) -> Msg | None:
-    """What Home says about a visit credit."""
-    if v.queued:
-        return Msg.of(N_("Your visit is saved and will be credited as soon as we are back "
-                         "online."), "info")
-    if v.credited:
-        return Msg.of(N_("+{points} points for your visit!"), "success", points=v.points)
-    if v.reason == "cooldown":
-        when = v.next_at.astimezone().strftime("%H:%M") if v.next_at else ""
-        if when:
-            return Msg.of(N_("Your visit was already rewarded. Next reward from {time}."),
-                          "info", time=when)
-        return Msg.of(N_("Your visit was already rewarded today."), "info")
-    return None

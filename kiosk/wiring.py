@@ -69,6 +69,8 @@ def settings_from(cfg: KioskConfig) -> Settings:
         retry_s=k.retry_s,
         maintenance_pin=k.maintenance_pin,
         camera=k.camera.kind != "none",
+        # identify + one visit per business, each bounded by twice the HTTP timeout
+        busy_limit_s=max(8.0, 2.5 * k.http_timeout_s * (1 + len(k.businesses))),
     )
 
 

@@ -138,3 +138,36 @@ def test_a_hub_that_never_answers_costs_one_timeout() -> None:
 ])
 def test_error_mapping(path: str, status: int, body: object, reason: HubReason) -> None:
     assert map_error(path, status, body).reason == reason
+
+
+def test_an_answer_trickling_in_is_cut_at_a_total_deadline() -> None:
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: 100000\r\n\r\n")
+        while not stop.wait(0.05):  # one byte every 50 ms: every read is "on time"
+            try:
+                conn.sendall(b" ")
+            except OSError:
+                break
+        conn.close()
+
+    t = threading.Thread(target=trickle, daemon=True)
+    t.start()
+    c = HttpHubClient(f"http://127.0.0.1:{srv.getsockname()[1]}", TOKEN, timeout=0.3)
+    started = time.monotonic()
+    try:
+        assert reason_of(lambda: c.catalog(1)) == HubReason.OFFLINE
+        assert time.monotonic() - started < 1.5
+    finally:
+        stop.set()
+        srv.close()
+        t.join(2)

@@ -349,7 +349,7 @@ def test_done_returns_to_attract_by_itself(clock: FakeClock) -> None:
 
 def test_busy_ignores_taps_and_a_late_answer_after_reset_is_dropped(clock: FakeClock) -> None:
     held = HeldRunner()
-    p, _hub, *_ = make_presenter(clock, runner=held)
+    p, *_ = make_presenter(clock, runner=held, idle_timeout_s=5.0, busy_limit_s=15.0)
     held.release_all()  # nothing yet
     p.begin()
     type_number(p, KNOWN_DIGITS)
@@ -358,9 +358,10 @@ def test_busy_ignores_taps_and_a_late_answer_after_reset_is_dropped(clock: FakeC
     p.press_digit("9")
     p.back()
     assert p.state.screen == Screen.IDENTIFY  # ignored while busy
-    clock.advance(120)
+    clock.advance(10)
     p.tick()
     assert p.state.screen == Screen.IDENTIFY  # a call in flight is not idle
+    assert p.state.busy is not None
     p.reset()
     held.release_all()
     assert p.state.screen == Screen.ATTRACT and p.state.summary is None
@@ -489,3 +490,25 @@ def test_maintenance_retry_runs_the_queue_at_the_next_tick(clock: FakeClock) -> 
     p.tick()
     assert len(hub.called("ping")) == pings + 1
     assert p.state.maintenance is not None and p.state.maintenance.queued_credits == 0
+
+
+def test_a_hub_call_that_never_ends_is_abandoned_and_its_late_answer_dropped(
+    clock: FakeClock,
+) -> None:
+    held = HeldRunner()
+    p, *_ = make_presenter(clock, runner=held, busy_limit_s=10.0)
+    p.begin()
+    type_number(p, KNOWN_DIGITS)
+    p.submit_phone()
+    clock.advance(9)
+    p.tick()
+    assert p.state.busy is not None
+    clock.advance(2)
+    p.tick()
+    assert p.state.busy is None and p.state.offline
+    assert p.state.screen == Screen.IDENTIFY
+    assert "cannot reach our server" in p.state.message.render()  # type: ignore[union-attr]
+    held.release_all()  # the identify job finally returns: too late, dropped
+    assert p.state.screen == Screen.IDENTIFY and p.state.summary is None
+    p.submit_phone()  # the customer can try again at once
+    assert p.state.busy is not None
