@@ -28,6 +28,11 @@ def persistent_conf(workdir: Path) -> str:
     Debian's packaged broker runs with ``persistence true``; without it a broker restart would
     drop the QoS 1 messages queued for the hub's persistent session (that is the broker's promise,
     not ours, so the drills run the broker the way a venue does).
+
+    ``max_queued_messages`` is raised from Mosquitto's default of 1000: with the default, a hub
+    that is down while devices report more than 1000 events loses the rest at the broker (the
+    devices have their PUBACKs). The hub-kill drill on PostgreSQL lost 101 of 1500 that way. A
+    venue's broker needs the same line (firmware_config's broker snippet does not write it yet).
     """
     store = workdir / "mosq-store"
     store.mkdir(parents=True, exist_ok=True)
@@ -36,6 +41,7 @@ def persistent_conf(workdir: Path) -> str:
         "persistence true\n"
         f"persistence_location {store}/\n"
         "autosave_interval 1\n"
+        "max_queued_messages 1000000\n"
     )
 
 
