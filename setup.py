@@ -16,7 +16,8 @@ CORE = [
 ]
 HUB = [
     "fastapi>=0.110",
-    "uvicorn>=0.29",
+    "uvicorn[standard]>=0.29",
+    "python-barcode>=0.15",
     "sqlalchemy>=2.0.30",
     "alembic>=1.13",
     "segno>=1.6",
