@@ -6,7 +6,7 @@ low contrast, plus frames without any code), then measures in the same run:
 
 * bare pyzbar decode per frame (grayscale numpy, QR only);
 * bare zxing-cpp decode per frame (same input);
-* the gate's full path per frame: :class:`gate.decoder.Decoder` (zxing-cpp first, pyzbar
+* the gate's full path per frame: :class:`venue.decoder.Decoder` (zxing-cpp first, pyzbar
   fallback) → offline decision (:class:`gate.providers.OfflineProvider` over a SQLite replica and
   the journal) → durable record (:class:`gate.journal.Journal`, WAL, ``synchronous=FULL``);
   offline, the daemon writes no intent row (that is only for questions to the hub);
@@ -38,11 +38,11 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gate.decision import Decision
-from gate.decoder import Decoder, to_gray
 from gate.journal import DONE, Entry, Journal, JournalHistory
 from gate.providers import CheckRequest, OfflineProvider
 from gate.replica import ReplicaStore
 from venue.codes import new_private_key, public_key_bytes, sign_code
+from venue.decoder import Decoder, to_gray
 from venue.ids import new_id
 from venue.messages import rfc3339
 

@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
 
 def decode_images(cfg: GateConfig, images: list[str], out: Any = None) -> int:
     """Print ``FILE<TAB>PAYLOAD`` per code; exit 1 if an image could not be read."""
-    from gate.decoder import Decoder, DecoderError
+    from venue.decoder import Decoder, DecoderError
 
     out = out or sys.stdout
     decoder = Decoder.from_config(cfg.decoder)

@@ -152,7 +152,7 @@ class GateDaemon:
     def _decoder(self) -> Any:
         if not any(s.kind in ("camera", "usb-camera", "folder") for s in self.cfg.scanners):
             return None
-        from gate.decoder import Decoder
+        from venue.decoder import Decoder
 
         return Decoder.from_config(self.cfg.decoder)
 

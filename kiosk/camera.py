@@ -1,10 +1,9 @@
-"""Card QR scanning: frames from picamera2 (a Pi) or OpenCV, decoded with zxing-cpp.
+"""Card QR scanning: frames from picamera2 (a Pi) or OpenCV, decoded with the shared decoder.
 
-A thin stand-in for the gate's decoder (no role imports another role): zxing-cpp is the fastest
-and most forgiving decoder measured in DESIGN.md, and a customer holds a phone screen still, so
-the gate's pyzbar fallback is not needed here. The loop only grabs frames while ``active()``
-says the customer is on a screen that accepts a card, and reports a payload once per
-presentation (the same text again within ``repeat_s`` is ignored).
+Only zxing-cpp runs here: it is the fastest and most forgiving decoder measured in DESIGN.md, and
+a customer holds a phone screen still, so the gate's pyzbar fallback is not needed. The loop only
+grabs frames while ``active()`` says the customer is on a screen that accepts a card, and reports
+a payload once per presentation (the same text again within ``repeat_s`` is ignored).
 """
 
 from __future__ import annotations
@@ -13,23 +12,24 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from kiosk.config import CameraSection
+from venue.decoder import Decoder
 
 log = logging.getLogger("venue.kiosk.camera")
 
 
 def decode(frame: Any) -> list[str]:
     """QR payloads in a frame (numpy array: gray, RGB or BGR) or a PIL image."""
-    import numpy as np
-    import zxingcpp
+    return [found.text for found in _card_decoder().decode(frame)]
 
-    image = frame if isinstance(frame, np.ndarray) else np.asarray(frame.convert("L"))
-    if image.ndim == 3:
-        image = np.ascontiguousarray(image[:, :, :3].mean(axis=2).astype(np.uint8))
-    results = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)  # type: ignore[arg-type]
-    return [r.text for r in results if r.text]
+
+@lru_cache(maxsize=1)
+def _card_decoder() -> Decoder:
+    # Cards are QR only and shown close to the camera: zxing-cpp alone reads them.
+    return Decoder(order=("zxing",), formats=("qrcode",))
 
 
 class _OpenCvSource:

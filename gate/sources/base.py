@@ -19,7 +19,7 @@ from venue.clock import Clock
 
 if TYPE_CHECKING:
     from gate.config import ScannerSection
-    from gate.decoder import Decoder
+    from venue.decoder import Decoder
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +131,8 @@ def open_source(
             direction=section.direction,
             reconnect_s=section.reconnect_s,
         )
-    from gate.decoder import Decoder as _Decoder
     from gate.sources.camera import CvCameraSource, FolderSource, PiCameraSource
+    from venue.decoder import Decoder as _Decoder
 
     dec = decoder or _Decoder()
     if kind == "folder":

@@ -1,6 +1,6 @@
 """Frame sources: a Pi camera (picamera2), a USB camera (OpenCV/V4L2), or image files.
 
-Each frame is decoded with the shared :class:`gate.decoder.Decoder` (the same settings as
+Each frame is decoded with the shared :class:`venue.decoder.Decoder` (the same settings as
 ``venue gate decode``). Camera libraries are imported only when a camera is configured, with an
 error that says what to install when they are missing.
 """
@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from gate.decoder import Decoder, DecoderError
 from gate.sources.base import Scan
 from venue.clock import SYSTEM_CLOCK, Clock
+from venue.decoder import Decoder, DecoderError
 from venue.errors import VenueError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".pgm", ".ppm"}

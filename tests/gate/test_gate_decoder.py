@@ -11,7 +11,7 @@ import pytest
 from gatekit import Issuer, qr_frame
 from PIL import Image
 
-from gate.decoder import Decoder, DecoderError
+from venue.decoder import Decoder, DecoderError
 
 
 def test_both_decoders_read_a_generated_ticket(issuer: Issuer) -> None:

@@ -15,12 +15,12 @@ import serial
 from evdev import InputEvent, ecodes
 from gatekit import Issuer, qr_frame
 
-from gate.decoder import Decoder
 from gate.sources.base import Scan
 from gate.sources.camera import FolderSource
 from gate.sources.serial import LineSplitter, SerialSource
 from gate.sources.stdin import StdinSource
 from gate.sources.wedge import KeyAssembler, WedgeSource
+from venue.decoder import Decoder
 
 NOISE = bytes(range(256)) * 4
 LONG = b"A" * 10_000

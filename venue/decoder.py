@@ -17,7 +17,7 @@ from typing import Any
 
 from venue.errors import VenueError
 
-log = logging.getLogger("venue.gate.decoder")
+log = logging.getLogger("venue.decoder")
 
 
 class DecoderError(VenueError, RuntimeError):
@@ -117,7 +117,7 @@ class Decoder:
 
     @classmethod
     def from_config(cls, section: Any) -> Decoder:
-        """From a :class:`gate.config.DecoderSection`."""
+        """From a config section with ``order``, ``formats`` and ``roi`` (a gate's decoder)."""
         return cls(section.order, section.formats, section.roi)
 
     @property
