@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from venue.config import BaseConfig
+from venue.config import BaseConfig, resolve_secret
 from venue.errors import ConfigError
 
 Direction = Literal["in", "out"]
@@ -62,14 +62,7 @@ class GateSection:
 
     def resolved_token(self) -> str | None:
         """The hub token, read from ``hub_token_file`` when one is named."""
-        if self.hub_token_file:
-            try:
-                return Path(self.hub_token_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"gate.hub_token_file: cannot read {self.hub_token_file}: {exc.strerror}"
-                ) from None
-        return self.hub_token
+        return resolve_secret(self.hub_token, self.hub_token_file, "gate.hub_token_file")
 
 
 @dataclass(frozen=True)

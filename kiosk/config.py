@@ -14,7 +14,7 @@ from typing import Literal
 
 import phonenumbers
 
-from venue.config import BaseConfig
+from venue.config import BaseConfig, resolve_secret
 from venue.errors import ConfigError
 
 DEMO_URL = "demo:"
@@ -151,14 +151,7 @@ class KioskSection:
 
     def resolved_token(self) -> str | None:
         """The hub token, read from ``hub_token_file`` when one is named."""
-        if self.hub_token_file:
-            try:
-                return Path(self.hub_token_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"kiosk.hub_token_file: cannot read {self.hub_token_file}: {exc.strerror}"
-                ) from None
-        return self.hub_token
+        return resolve_secret(self.hub_token, self.hub_token_file, "kiosk.hub_token_file")
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,23 @@ T = TypeVar("T")
 ENV_PREFIX = "VENUE_"
 
 
+def resolve_secret(value: str | None, path: str | None, key: str) -> str | None:
+    """A secret given in the config itself or, preferably, in a file the config names.
+
+    Secrets live in files (mode 0600, outside git) so a config can be kept in git; the file wins
+    when both are given.
+
+    Raises:
+        ConfigError: the named file cannot be read; the message names the key and the file.
+    """
+    if not path:
+        return value
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{key}: cannot read {path}: {exc.strerror}") from None
+
+
 @dataclass(frozen=True)
 class DeviceSection:
     """Who this device is: its site and its id make its MQTT topic root."""
@@ -55,14 +72,7 @@ class MqttSection:
 
     def resolved_password(self) -> str | None:
         """The password, read from ``password_file`` when one is named."""
-        if self.password_file:
-            try:
-                return Path(self.password_file).read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ConfigError(
-                    f"mqtt.password_file: cannot read {self.password_file}: {exc.strerror}"
-                ) from None
-        return self.password
+        return resolve_secret(self.password, self.password_file, "mqtt.password_file")
 
 
 @dataclass(frozen=True)
