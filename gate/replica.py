@@ -43,6 +43,14 @@ CREATE INDEX IF NOT EXISTS shared_code ON shared (code);
 """
 
 
+def _int(value: Any) -> int:
+    """An integer SQLite can store (64-bit); ``ValueError``/``OverflowError`` otherwise."""
+    number = int(value)
+    if not -(2**63) <= number < 2**63:
+        raise ValueError(f"integer out of range: {value!r}")
+    return number
+
+
 def _time(value: Any) -> datetime | None:
     return None if value in (None, "") else parse_time(value)
 
@@ -160,25 +168,27 @@ class ReplicaStore:
         Raises:
             PayloadError: the answer does not follow the contract; nothing is changed then.
         """
+        if not isinstance(body, dict):
+            raise PayloadError(f"replica answer is not a JSON object: {type(body).__name__}")
         try:
             keys = [
                 (
-                    int(k["key_id"]),
+                    _int(k["key_id"]),
                     base64.b64decode(k["public_key"]),
                     str(k.get("status", "active")),
                 )
                 for k in body.get("keys", [])
             ]
-            series = [(int(s["id"]), json.dumps(s)) for s in body.get("series", [])]
+            series = [(_int(s["id"]), json.dumps(s)) for s in body.get("series", [])]
             for _, text in series:
                 _rule(json.loads(text))
             codes = [(str(c["ref"]), str(c["status"])) for c in body.get("codes", [])]
-            imported = [(str(i["hash"]), int(i["series"])) for i in body.get("imported", [])]
-            shared = [(int(s["series"]), str(s["code"])) for s in body.get("shared", [])]
+            imported = [(str(i["hash"]), _int(i["series"])) for i in body.get("imported", [])]
+            shared = [(_int(s["series"]), str(s["code"])) for s in body.get("shared", [])]
             used = [
                 (
                     str(u["ref"]),
-                    int(u.get("entries", 1)),
+                    _int(u.get("entries", 1)),
                     int(bool(u.get("inside", False))),
                     u.get("first_used_at"),
                     u.get("first_gate"),
@@ -190,7 +200,9 @@ class ReplicaStore:
             bytes.fromhex(salt)
             hub_time = body.get("hub_time")
             _time(hub_time)
-        except (KeyError, TypeError, ValueError, PayloadError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError, AttributeError) as exc:
+            # JSON can carry what Python refuses to store: Infinity, NaN, 1e999, a list where
+            # an object belongs. Anything but PayloadError would end the refresher's thread.
             raise PayloadError(f"replica answer does not follow the contract: {exc!r}") from None
         with self._lock:
             db = self._db
