@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+from typing import Any
 
 from hub.config import HubConfig
 from venue.config import load_config
@@ -28,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="make this an admin token on start (also VENUE_ADMIN_TOKEN)")
     subs = parser.add_subparsers(dest="hub_command", metavar="{token,migrate}")
     token = subs.add_parser("token", help="manage API tokens")
-    token_subs = token.add_subparsers(dest="token_command", metavar="{create}")
+    token_subs = token.add_subparsers(dest="token_command", metavar="{create,import,revoke}")
     create = token_subs.add_parser("create", help="print a new API token")
     create.add_argument("--role", required=True,
                         choices=["admin", "validator", "register", "kiosk", "gate", "beacon"])
@@ -36,6 +37,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     create.add_argument("--allow-serial-entry", action="store_true",
                         help="let this gate accept short serials typed by hand")
     _db_option(create, argparse.SUPPRESS)
+    imp = token_subs.add_parser("import", help="import the hub-tokens.json of a provisioning "
+                                "inventory (hashes only)")
+    imp.add_argument("file", help="the inventory's hub-tokens.json")
+    imp.add_argument("--prune", action="store_true",
+                     help="revoke device tokens the file no longer lists (revoked devices)")
+    _db_option(imp, argparse.SUPPRESS)
+    rev = token_subs.add_parser("revoke", help="revoke every token of a device")
+    rev.add_argument("--device", required=True)
+    _db_option(rev, argparse.SUPPRESS)
     mig = subs.add_parser("migrate", help="apply database migrations and exit")
     _db_option(mig, argparse.SUPPRESS)
 
@@ -54,6 +64,24 @@ def _config(args: argparse.Namespace) -> HubConfig:
     return load_config(HubConfig, args.config, overrides=overrides)
 
 
+def _token_admin(args: argparse.Namespace, db: Any, config: HubConfig) -> int:
+    from hub.service import bootstrap
+    from hub.token_import import import_tokens, read_entries, revoke_device
+    from venue.clock import SYSTEM_CLOCK
+
+    entries = read_entries(args.file) if args.token_command == "import" else []
+    bootstrap(db, clock=SYSTEM_CLOCK, admin_token=config.hub.admin_token)
+    if args.token_command == "import":
+        with db.write() as s:
+            res = import_tokens(s, entries, now=SYSTEM_CLOCK.now(), prune=args.prune)
+        print(f"tokens: {res.added} added, {res.kept} already known, {res.revoked} revoked")
+        return 0
+    with db.write() as s:
+        n = revoke_device(s, args.device, now=SYSTEM_CLOCK.now())
+    print(f"revoked {n} token(s) of {args.device}")
+    return 0 if n else 1
+
+
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
     logging.basicConfig(level=config.log.level,
@@ -70,8 +98,11 @@ def run(args: argparse.Namespace) -> int:
             print("database is at the current schema")
             return 0
         if command == "token":
-            if getattr(args, "token_command", None) != "create":
-                print("usage: venue hub token create --role ROLE --device ID", file=sys.stderr)
+            sub = getattr(args, "token_command", None)
+            if sub in ("import", "revoke"):
+                return _token_admin(args, db, config)
+            if sub != "create":
+                print("usage: venue hub token create|import|revoke ...", file=sys.stderr)
                 return 2
             from hub.auth import create_token
 
