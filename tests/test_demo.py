@@ -1,9 +1,15 @@
-"""`venue demo --headless`: the whole venue comes up, visitors are admitted, every device online."""
+"""`venue demo --headless`: the whole venue comes up, visitors are admitted, every device online.
+
+The demo's broker is a venue's: per-device logins and ACLs, no anonymous clients. The monitor
+gets in with the operator login the demo writes (``monitor.toml``), and is found with no
+arguments from the folder the demo runs in.
+"""
 
 from __future__ import annotations
 
 import json
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -18,7 +24,7 @@ def venue(*args: str) -> list[str]:
 
 @pytest.mark.slow
 def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
-    data = tmp_path / "demo"
+    data = tmp_path / "var" / "demo"  # where `venue monitor` looks, from tmp_path
     proc = subprocess.Popen(
         venue("demo", "--headless", "--data-dir", str(data), "--visitors-per-minute", "240"),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -28,11 +34,10 @@ def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
         snap: dict = {}
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-            if (data / "broker.url").exists() and (data / "seed.json").exists():
-                url = (data / "broker.url").read_text().strip()
+            if (data / "monitor.toml").exists() and (data / "seed.json").exists():
                 out = subprocess.run(
-                    venue("monitor", "--mqtt", url, "--once", "--json", "--wait", "1"),
-                    capture_output=True, text=True, timeout=30,
+                    venue("monitor", "--once", "--json", "--wait", "1"),
+                    capture_output=True, text=True, timeout=30, cwd=tmp_path,
                 )
                 if out.returncode == 0:
                     snap = json.loads(out.stdout)
@@ -45,6 +50,18 @@ def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
         assert set(names) <= set(devices), snap
         assert all(devices[n]["state"] == "online" for n in names)
         assert devices["gate-1"]["admits"] > 0 and devices["gate-2"]["admits"] > 0
+        # Without the operator login the broker refuses the monitor.
+        url = (data / "broker.url").read_text().strip()
+        anon = subprocess.run(venue("monitor", "--mqtt", url, "--once", "--wait", "0"),
+                              capture_output=True, text=True, timeout=30)
+        assert anon.returncode == 1, anon.stdout + anon.stderr
+        # The hub stored the devices' events (its login may read every device of the site).
+        db = sqlite3.connect(data / "hub.sqlite")
+        try:
+            stored = db.execute("SELECT COUNT(*) FROM events WHERE type = 'gate.scan'").fetchone()
+        finally:
+            db.close()
+        assert stored[0] > 0
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

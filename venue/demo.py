@@ -5,6 +5,13 @@ talking over the real protocols, so what a newcomer sees is what a venue gets. O
 is simulated: gates read codes from their stdin (fed by a visitor simulator) and drive gpiozero's
 mock pins. Data stays in ``var/demo`` for the next run; the seed (series, codes, tokens) is made
 once.
+
+The broker runs like a venue's: no anonymous logins, one login per device with the narrowest ACL
+(made with ``firmware_config``'s own password hashing and ACL rules), persistence on, and a queue
+limit high enough that a hub that is away does not lose events. An operator login for
+``venue monitor`` / ``venue cmd`` is written to ``var/demo/monitor.toml``, which both find by
+themselves. The hub's loyalty side (businesses, catalog, rewards) does not exist yet, so the seed
+has a ticket series and its codes only.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import IO, Any
 import requests
 
 from venue.errors import VenueError
+from venue.topics import DeviceRef
 
 SITE = "demo"
 
@@ -119,21 +127,89 @@ def venue_cmd(*args: str) -> list[str]:
     return [sys.executable, "-m", "venue.cli", *args]
 
 
-def start_broker(demo: Demo) -> int:
+OPERATOR = "operator"
+"""The monitor's login: a hub-role account (reads the site, may send commands), no device."""
+
+
+def broker_logins(data: Path, gates: int) -> dict[str, tuple[DeviceRef, str]]:
+    """Each demo device's broker login ``{device: (ref, password)}``, made once and kept.
+
+    Passwords are random and live in ``var/demo/secrets/*.pass`` (0600), like the secrets a
+    technician's inventory keeps.
+    """
+    secrets_dir = data / "secrets"
+    secrets_dir.mkdir(mode=0o700, exist_ok=True)
+    refs = [DeviceRef(SITE, "hub", "hub"), DeviceRef(SITE, "hub", OPERATOR),
+            DeviceRef(SITE, "beacon", "beacon-1"),
+            *(DeviceRef(SITE, "gate", f"gate-{i}") for i in range(1, gates + 1))]
+    out: dict[str, tuple[DeviceRef, str]] = {}
+    for ref in refs:
+        path = secrets_dir / f"{ref.device}.pass"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        out[ref.device] = (ref, path.read_text().strip())
+    return out
+
+
+def username(ref: DeviceRef) -> str:
+    return f"{ref.site}.{ref.role}.{ref.device}"
+
+
+def start_broker(demo: Demo, logins: dict[str, tuple[DeviceRef, str]]) -> int:
+    """Mosquitto with per-device passwords and ACLs from ``firmware_config``, on a free port."""
+    from firmware_config.mosquitto import (
+        BrokerAccount,
+        hash_password,
+        render_acl,
+        render_broker_conf,
+        render_passwd,
+    )
+
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         raise VenueError("mosquitto is not installed: run `make demo`, which installs it")
     port = free_port()
+    mq = demo.data / "mosquitto"
+    mq.mkdir(exist_ok=True)
+    accounts = [BrokerAccount(username(ref), hash_password(pw), ref) for ref, pw in logins.values()]
+    (mq / "passwd").write_text(render_passwd(accounts))
+    (mq / "acl").write_text(render_acl(accounts))
+    for name in ("passwd", "acl"):
+        (mq / name).chmod(0o600)
     conf = demo.data / "mosquitto.conf"
     conf.write_text(
         f"listener {port} 127.0.0.1\n"
-        "allow_anonymous true\n"
-        "persistence false\n"
+        # Run as ourselves: as root Mosquitto would switch to its own user, which cannot read
+        # the 0600 files here.
+        + ("user root\n" if os.geteuid() == 0 else "")
+        + f"persistence true\npersistence_location {mq}/\n"
+        # Mosquitto's default (1000) drops events for a hub that is away longer (see
+        # docs/operations.md); a venue's broker needs the same.
+        + "max_queued_messages 1000000\n"
+        + render_broker_conf(str(mq / "passwd"), str(mq / "acl"))
     )
     child = demo.spawn("mosquitto", [exe, "-c", str(conf)])
     wait_for(lambda: port_open(port), "mosquitto", proc=child.proc)
-    (demo.data / "broker.url").write_text(f"mqtt://127.0.0.1:{port}\n")
+    url = f"mqtt://127.0.0.1:{port}"
+    (demo.data / "broker.url").write_text(url + "\n")
+    ref, _ = logins[OPERATOR]
+    op = demo.data / "monitor.toml"
+    op.write_text(
+        "# The operator's login to the running demo's broker: `venue monitor` and `venue cmd`\n"
+        "# read this file when started from the folder the demo runs in.\n"
+        f'[mqtt]\nurl = "{url}"\nusername = "{username(ref)}"\n'
+        f'password_file = "{demo.data / "secrets" / (OPERATOR + ".pass")}"\n'
+    )
+    op.chmod(0o600)
     return port
+
+
+def mqtt_toml(url: str, login: tuple[DeviceRef, str], data: Path) -> str:
+    """The ``[mqtt]`` section of a device's config: its own login, the password in a file."""
+    ref, _ = login
+    return (f'[mqtt]\nurl = "{url}"\nusername = "{username(ref)}"\n'
+            f'password_file = "{data / "secrets" / (ref.device + ".pass")}"\n\n')
 
 
 def admin_token(data: Path) -> str:
@@ -144,7 +220,7 @@ def admin_token(data: Path) -> str:
     return path.read_text().strip()
 
 
-def start_hub(demo: Demo, mqtt_url: str) -> str:
+def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str]) -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     child = demo.spawn(
@@ -158,6 +234,8 @@ def start_hub(demo: Demo, mqtt_url: str) -> str:
             "VENUE_DEVICE__SITE": SITE,
             "VENUE_DEVICE__ID": "hub",
             "VENUE_DEVICE__DATA_DIR": str(demo.data / "hub"),
+            "VENUE_MQTT__USERNAME": username(login[0]),
+            "VENUE_MQTT__PASSWORD_FILE": str(demo.data / "secrets" / "hub.pass"),
         },
     )
     wait_for(lambda: requests.get(f"{url}/openapi.json", timeout=1).ok, "hub", proc=child.proc)
@@ -197,14 +275,14 @@ def seed(data: Path, hub: str, gates: int) -> dict[str, Any]:
     return seeded
 
 
-def gate_config(data: Path, name: str, hub: str, token: str, mqtt_url: str) -> Path:
+def gate_config(data: Path, name: str, hub: str, token: str, mqtt: str) -> Path:
     token_file = data / f"{name}.token"
     token_file.write_text(token)
     token_file.chmod(0o600)
     conf = data / f"{name}.toml"
     conf.write_text(
         f'[device]\nsite = "{SITE}"\nid = "{name}"\ndata_dir = "{data / name}"\n\n'
-        f'[mqtt]\nurl = "{mqtt_url}"\n\n'
+        f"{mqtt}"
         f'[gate]\nhub_url = "{hub}"\nhub_token_file = "{token_file}"\n\n'
         '[scanner]\nkind = "stdin"\n\n'
         f'[io]\npin_factory = "mock"\nmock_trace = "{data / name}.pins"\n'
@@ -212,11 +290,11 @@ def gate_config(data: Path, name: str, hub: str, token: str, mqtt_url: str) -> P
     return conf
 
 
-def beacon_config(data: Path, name: str, mqtt_url: str) -> Path:
+def beacon_config(data: Path, name: str, mqtt: str) -> Path:
     conf = data / f"{name}.toml"
     conf.write_text(
         f'[device]\nsite = "{SITE}"\nid = "{name}"\ndata_dir = "{data / name}"\n\n'
-        f'[mqtt]\nurl = "{mqtt_url}"\n\n'
+        f"{mqtt}"
         '[beacon]\nbackend = "simulated"\ntelemetry_s = 10.0\n\n'
         '[simulation]\nvisitors_per_minute = 6.0\npassers_per_minute = 6.0\n'
         'mean_stay_s = 120.0\n'
@@ -269,28 +347,31 @@ def run(args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: demo.stop.set())
     try:
-        port = start_broker(demo)
+        logins = broker_logins(data, args.gates)
+        port = start_broker(demo, logins)
         mqtt_url = f"mqtt://127.0.0.1:{port}"
-        hub = start_hub(demo, mqtt_url)
+        hub = start_hub(demo, mqtt_url, logins["hub"])
         seeded = seed(data, hub, args.gates)
         gates = []
         for i in range(1, args.gates + 1):
             name = f"gate-{i}"
-            conf = gate_config(data, name, hub, seeded["gate_tokens"][name], mqtt_url)
+            conf = gate_config(data, name, hub, seeded["gate_tokens"][name],
+                               mqtt_toml(mqtt_url, logins[name], data))
             gates.append(demo.spawn(name, venue_cmd("gate", "--config", str(conf)),
                                     stdin=subprocess.PIPE))
-        beacon = demo.spawn("beacon-1", venue_cmd(
-            "beacon", "--config", str(beacon_config(data, "beacon-1", mqtt_url))))
+        beacon = demo.spawn("beacon-1", venue_cmd("beacon", "--config", str(beacon_config(
+            data, "beacon-1", mqtt_toml(mqtt_url, logins["beacon-1"], data)))))
         visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute)
         threading.Thread(target=visitors.run, args=(demo.stop,), daemon=True).start()
         print(
             f"venue demo is running (data in {data}):\n"
-            f"  broker   {mqtt_url}\n"
+            f"  broker   {mqtt_url}  (per-device logins and ACLs; operator login in "
+            f"{data / 'monitor.toml'})\n"
             f"  hub      {hub}  (API docs: {hub}/docs, admin token in {data / 'admin.token'})\n"
             f"  gates    {', '.join(g.name for g in gates)} (stdin scanners, mock pins)\n"
             f"  beacon   {beacon.name} (simulated phones walking in and out)\n"
             f"  logs     {data / 'logs'}\n"
-            f"  watch    venue monitor --mqtt {mqtt_url}   (or: venue cmd gate-1 open)\n"
+            "  watch    venue monitor   (or: venue cmd gate-1 open), from this folder\n"
             "Ctrl-C stops everything; the data stays for the next run.",
             flush=True,
         )

@@ -1,7 +1,8 @@
 """``venue monitor``: every device of the venue, live in the terminal or once as JSON.
 
-With no arguments it finds a running ``venue demo`` started from this folder (its broker URL is in
-``var/demo/broker.url``), else the local broker on 1883.
+With no arguments it finds a running ``venue demo`` started from this folder: the demo writes its
+broker URL and an operator login to ``var/demo/monitor.toml`` (an older demo only wrote
+``var/demo/broker.url``); else the local broker on 1883.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from venue.mqtt import InboundMessage, MqttLink
 from venue.topics import PREFIX
 
 DEMO_BROKER_FILE = Path("var/demo/broker.url")
+DEMO_MONITOR_FILE = Path("var/demo/monitor.toml")
+"""The running demo's broker URL and operator login (its broker refuses anonymous clients)."""
 
 
 def add_mqtt_arguments(p: argparse.ArgumentParser) -> None:
@@ -41,10 +44,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def mqtt_settings(args: argparse.Namespace) -> MqttSection:
     """The broker to watch: --mqtt, else the demo's, else --config / environment."""
-    cfg = load_config(BaseConfig, getattr(args, "config", None))
+    config = getattr(args, "config", None)
+    demo_login = not config and DEMO_MONITOR_FILE.exists()
+    cfg = load_config(BaseConfig, DEMO_MONITOR_FILE if demo_login else config)
     if args.mqtt:
         return replace(cfg.mqtt, url=args.mqtt)
-    if not getattr(args, "config", None) and DEMO_BROKER_FILE.exists():
+    if not config and not demo_login and DEMO_BROKER_FILE.exists():
         return replace(cfg.mqtt, url=DEMO_BROKER_FILE.read_text().strip())
     return cfg.mqtt
 
