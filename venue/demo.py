@@ -94,6 +94,8 @@ class Demo:
     data: Path
     children: list[Child] = field(default_factory=list)
     stop: threading.Event = field(default_factory=threading.Event)
+    extras: list[subprocess.Popen[Any]] = field(default_factory=list)
+    """One-shot helpers (the kiosk's screenshot tour): stopped at shutdown, never watched."""
 
     def spawn(self, name: str, argv: list[str], *, stdin: int | None = None,
               env: dict[str, str] | None = None) -> Child:
@@ -109,6 +111,12 @@ class Demo:
     def shutdown(self) -> None:
         """Stop children newest first, each before the next, so devices say goodbye to a broker
         that is still there and the hub sees their last events."""
+        for extra in self.extras:
+            if extra.poll() is None:
+                with contextlib.suppress(OSError):
+                    os.killpg(extra.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    extra.wait(10)
         for child in reversed(self.children):
             if child.proc.poll() is None:
                 with contextlib.suppress(OSError):
@@ -140,7 +148,7 @@ def broker_logins(data: Path, gates: int) -> dict[str, tuple[DeviceRef, str]]:
     secrets_dir = data / "secrets"
     secrets_dir.mkdir(mode=0o700, exist_ok=True)
     refs = [DeviceRef(SITE, "hub", "hub"), DeviceRef(SITE, "hub", OPERATOR),
-            DeviceRef(SITE, "beacon", "beacon-1"),
+            DeviceRef(SITE, "beacon", "beacon-1"), DeviceRef(SITE, "kiosk", "kiosk-1"),
             *(DeviceRef(SITE, "gate", f"gate-{i}") for i in range(1, gates + 1))]
     out: dict[str, tuple[DeviceRef, str]] = {}
     for ref in refs:
@@ -302,6 +310,41 @@ def beacon_config(data: Path, name: str, mqtt: str) -> Path:
     return conf
 
 
+def kiosk_config(data: Path, mqtt: str) -> Path:
+    """The kiosk on its built-in demo data: the hub has no loyalty API yet (issue 5)."""
+    conf = data / "kiosk-1.toml"
+    conf.write_text(
+        f'[device]\nsite = "{SITE}"\nid = "kiosk-1"\ndata_dir = "{data / "kiosk-1"}"\n\n'
+        f"{mqtt}"
+        '[kiosk]\nhub_url = "demo:"\n'
+    )
+    return conf
+
+
+def start_kiosk(demo: Demo, conf: Path) -> str:
+    """A window when there is a display; else the screenshot tour (under Xvfb if installed).
+
+    The tour runs once and exits, so it is not one of the demo's watched children.
+    """
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        demo.spawn("kiosk-1", venue_cmd("kiosk", "--config", str(conf), "--windowed"))
+        return "kiosk-1 in a window (demo data: the hub's loyalty API is not there yet)"
+    tour = demo.data / "kiosk-tour"
+    argv = venue_cmd("kiosk", "--config", str(conf), "--screenshot-tour", str(tour))
+    xvfb = shutil.which("xvfb-run")
+    if xvfb is None:
+        return "kiosk: no display and no xvfb-run (apt-get install xvfb xauth): skipped"
+    argv = [xvfb, "-a", "-s", "-screen 0 1280x800x24 +extension GLX", *argv]
+    log = open(demo.data / "logs" / "kiosk-tour.log", "ab")  # noqa: SIM115
+    (demo.data / "kiosk-1" / "kivy").mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "KIVY_NO_ARGS": "1", "KIVY_NO_CONSOLELOG": "1",
+           "KIVY_HOME": str(demo.data / "kiosk-1" / "kivy")}
+    proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
+                            start_new_session=True)
+    demo.extras.append(proc)
+    return f"kiosk-1 screenshot tour (no display) -> {tour}"
+
+
 class Visitors:
     """Walks simulated visitors to the gates: mostly valid tickets, some reused, some garbage."""
 
@@ -361,6 +404,10 @@ def run(args: argparse.Namespace) -> int:
                                     stdin=subprocess.PIPE))
         beacon = demo.spawn("beacon-1", venue_cmd("beacon", "--config", str(beacon_config(
             data, "beacon-1", mqtt_toml(mqtt_url, logins["beacon-1"], data)))))
+        kiosk = "kiosk: none (--headless)"
+        if not args.headless:
+            kiosk = start_kiosk(demo, kiosk_config(
+                data, mqtt_toml(mqtt_url, logins["kiosk-1"], data)))
         visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute)
         threading.Thread(target=visitors.run, args=(demo.stop,), daemon=True).start()
         print(
@@ -370,6 +417,7 @@ def run(args: argparse.Namespace) -> int:
             f"  hub      {hub}  (API docs: {hub}/docs, admin token in {data / 'admin.token'})\n"
             f"  gates    {', '.join(g.name for g in gates)} (stdin scanners, mock pins)\n"
             f"  beacon   {beacon.name} (simulated phones walking in and out)\n"
+            f"  {kiosk}\n"
             f"  logs     {data / 'logs'}\n"
             "  watch    venue monitor   (or: venue cmd gate-1 open), from this folder\n"
             "Ctrl-C stops everything; the data stays for the next run.",
