@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from hub.api import admin, gates, tickets
+from hub.api import admin, gates, loyalty, shop, tickets
 from hub.api.deps import HubContext
 from hub.auth import TokenCache
 from hub.db import Database
@@ -23,6 +23,9 @@ from hub.delivery import DeliveryUnavailable
 from hub.importing import ImportFormatError
 from hub.issuing import IssueError
 from hub.keys import KeyError_
+from hub.loyalty.errors import Conflict as LoyaltyConflict
+from hub.loyalty.errors import UnknownCustomer
+from hub.loyalty.limits import WindowLimiter
 from hub.redemption import AnnulError
 from hub.series import NotFound, SeriesError
 from venue import __version__
@@ -45,8 +48,12 @@ def create_app(
     annul_window: timedelta = timedelta(seconds=60),
     publish: Callable[[str, dict[str, Any]], object] | None = None,
     token_ttl: float = 5.0,
+    identify_limits: tuple[int, int] = (60, 10),
 ) -> FastAPI:
-    """The hub's HTTP API over ``db`` (already migrated; see :func:`hub.service.bootstrap`)."""
+    """The hub's HTTP API over ``db`` (already migrated; see :func:`hub.service.bootstrap`).
+
+    ``identify_limits`` is (per device, per phone number) identifications per minute.
+    """
     clock = clock or SYSTEM_CLOCK
     app = FastAPI(
         title="venue hub",
@@ -60,6 +67,11 @@ def create_app(
     app.include_router(gates.router)
     app.include_router(tickets.router)
     app.include_router(admin.router)
+    app.include_router(loyalty.router)
+    app.include_router(shop.router)
+    per_device, per_phone = identify_limits
+    app.state.hub.extra["identify_device"] = WindowLimiter(per_device, 60, clock=clock)
+    app.state.hub.extra["identify_phone"] = WindowLimiter(per_phone, 60, clock=clock)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:
@@ -82,6 +94,14 @@ def create_app(
     @app.exception_handler(NotFound)
     def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return _error(404, str(exc))
+
+    @app.exception_handler(UnknownCustomer)
+    def _unknown_customer(_: Request, exc: UnknownCustomer) -> JSONResponse:
+        return _error(404, "unknown customer")
+
+    @app.exception_handler(LoyaltyConflict)
+    def _loyalty_conflict(_: Request, exc: LoyaltyConflict) -> JSONResponse:
+        return _error(409, exc.detail)
 
     @app.exception_handler(KeyError_)
     def _no_key(_: Request, exc: KeyError_) -> JSONResponse:

@@ -1,0 +1,116 @@
+"""Request bodies of the loyalty and self-checkout API (strict: unknown keys are refused)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, model_validator
+
+from hub.api.schemas import DeviceId, Nonce, Printable, Strict, Timestamp
+
+Name = Annotated[Printable, Field(min_length=1, max_length=200)]
+BusinessId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+Businesses = Annotated[list[BusinessId], Field(max_length=50)]
+PhoneText = Annotated[str, Field(min_length=1, max_length=40)]
+CardText = Annotated[str, Field(min_length=1, max_length=100)]
+CustomerId = Annotated[str, Field(pattern=r"^c_[0-9a-f]{16}$")]
+MEDIA_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,119}$"
+MediaName = Annotated[str, Field(pattern=MEDIA_NAME)]
+Price = Annotated[Decimal, Field(ge=0, le=Decimal("9999999999.99"), decimal_places=2)]
+
+
+class BusinessIn(Strict):
+    name: Name
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$")] = "UAH"
+
+
+class RulesIn(Strict):
+    visit_points: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    visit_cooldown_s: Annotated[int, Field(ge=0, le=365 * 86400)] = 43200
+    welcome_bonus: Annotated[int, Field(ge=0, le=1_000_000)] = 0
+    welcome_bonus_ttl_s: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None
+    points_per_amount: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=4)] = Decimal(0)
+    beacon_min_dwell_s: Annotated[int, Field(ge=0, le=86400)] = 300
+
+
+class IdentifyIn(Strict):
+    phone: PhoneText | None = None
+    card: CardText | None = None
+    businesses: Businesses = []
+
+    @model_validator(mode="after")
+    def _one(self) -> IdentifyIn:
+        if (self.phone is None) == (self.card is None):
+            raise ValueError("give exactly one of phone or card")
+        return self
+
+
+class CustomerIn(Strict):
+    phone: PhoneText
+    consent: bool
+    businesses: Businesses = []
+
+
+class VisitIn(Strict):
+    customer: CustomerId
+    business: BusinessId
+    source: Literal["kiosk", "beacon"] = "kiosk"
+    device: DeviceId | None = None
+    idempotency_key: Nonce
+    at: Timestamp | None = None
+
+
+class RewardIn(Strict):
+    business: BusinessId
+    name: Name
+    cost: Annotated[int, Field(ge=1, le=10_000_000)]
+    series: Annotated[int, Field(ge=1)]
+    image: MediaName | None = None
+
+
+class RedeemIn(Strict):
+    customer: CustomerId
+    idempotency_key: Nonce
+
+
+class CategoryIn(Strict):
+    business: BusinessId
+    name: Name
+    position: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class ItemIn(Strict):
+    business: BusinessId
+    category: Annotated[int, Field(ge=1)]
+    name: Name
+    price: Price
+    image: MediaName | None = None
+    available: bool = True
+
+
+class ItemPatch(Strict):
+    price: Price | None = None
+    available: bool | None = None
+    name: Name | None = None
+
+
+class LineIn(Strict):
+    item: Annotated[int, Field(ge=1)]
+    qty: Annotated[int, Field(ge=1, le=1000)]
+
+
+class CheckIn(Strict):
+    customer: CustomerId | None = None
+    business: BusinessId
+    lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
+    idempotency_key: Nonce
+    device: DeviceId | None = None
+
+
+class CloseIn(Strict):
+    paid: bool = True
+
+
+class CardRevokeIn(Strict):
+    card: CardText
