@@ -20,6 +20,12 @@ class HubSection:
     mqtt: bool = True
     """Run the MQTT ingest (the broker is ``[mqtt] url``)."""
     annul_window_s: int = 60
+    phone_region: str = "UA"
+    """Country of phone numbers typed without ``+`` at the kiosks and registers."""
+    identify_per_device_per_min: int = 60
+    """Identifications a kiosk may ask per minute (0: no limit); a kiosk is no phone oracle."""
+    identify_per_phone_per_min: int = 10
+    """Identifications of one number per minute, from any device (0: no limit)."""
 
     def validate(self) -> None:
         host, sep, port = self.listen.rpartition(":")
@@ -27,6 +33,12 @@ class HubSection:
             raise ConfigError(f"hub.listen: expected HOST:PORT, got {self.listen!r}")
         if self.annul_window_s < 0:
             raise ConfigError("hub.annul_window_s: must not be negative")
+        if self.identify_per_device_per_min < 0 or self.identify_per_phone_per_min < 0:
+            raise ConfigError("hub.identify_per_*_per_min: must not be negative")
+        import phonenumbers
+
+        if self.phone_region.upper() not in phonenumbers.SUPPORTED_REGIONS:
+            raise ConfigError(f"hub.phone_region: unknown region {self.phone_region!r}")
 
 
 @dataclass(frozen=True)

@@ -32,14 +32,18 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
     import uvicorn
 
     from hub.api.app import create_app
+    from venue.phone import set_default_region
 
     bootstrap(db, clock=clock, admin_token=config.hub.admin_token)
+    set_default_region(config.hub.phone_region)
     link, ingest = None, None
     if config.hub.mqtt:
         link, ingest = start_ingest(config, db, clock=clock)
     publish = None if link is None else link.publish_event
     app = create_app(db, clock=clock, annul_window=timedelta(seconds=config.hub.annul_window_s),
-                     publish=publish)
+                     publish=publish,
+                     identify_limits=(config.hub.identify_per_device_per_min,
+                                      config.hub.identify_per_phone_per_min))
     host, _, port = config.hub.listen.rpartition(":")
     log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
     try:

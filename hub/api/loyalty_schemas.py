@@ -7,8 +7,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from hub.api.schemas import DeviceId, Nonce, Printable, Strict, Timestamp
+from hub.api.schemas import DeviceId, Printable, Strict, Timestamp
 
+IdemKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
+"""Made once per action by the device (a kiosk's is ``{device}:{what}:{uuid}``)."""
 Name = Annotated[Printable, Field(min_length=1, max_length=200)]
 BusinessId = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Businesses = Annotated[list[BusinessId], Field(max_length=50)]
@@ -57,7 +59,7 @@ class VisitIn(Strict):
     business: BusinessId
     source: Literal["kiosk", "beacon"] = "kiosk"
     device: DeviceId | None = None
-    idempotency_key: Nonce
+    idempotency_key: IdemKey
     at: Timestamp | None = None
 
 
@@ -71,7 +73,7 @@ class RewardIn(Strict):
 
 class RedeemIn(Strict):
     customer: CustomerId
-    idempotency_key: Nonce
+    idempotency_key: IdemKey
 
 
 class CategoryIn(Strict):
@@ -104,7 +106,7 @@ class CheckIn(Strict):
     customer: CustomerId | None = None
     business: BusinessId
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
-    idempotency_key: Nonce
+    idempotency_key: IdemKey
     device: DeviceId | None = None
 
 

@@ -125,7 +125,7 @@ class LedgerEntry(Base):
     reason: Mapped[str] = mapped_column(String(32))
     ref: Mapped[str | None] = mapped_column(String(80))
     source_device: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(160))
     at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
 
@@ -141,7 +141,7 @@ class Operation(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     business_id: Mapped[int] = mapped_column(BigInteger)
     op: Mapped[str] = mapped_column(String(16))
-    idempotency_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(160))
     customer_id: Mapped[str | None] = mapped_column(String(32))
     device: Mapped[str] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(32))
@@ -209,7 +209,7 @@ class Check(Base):
     business_id: Mapped[int] = mapped_column(ForeignKey("loyalty_businesses.id"))
     customer_id: Mapped[str | None] = mapped_column(ForeignKey("loyalty_customers.id"))
     device: Mapped[str] = mapped_column(String(64))
-    idempotency_key: Mapped[str] = mapped_column(String(128))
+    idempotency_key: Mapped[str] = mapped_column(String(160))
     number: Mapped[str] = mapped_column(String(16))
     lines: Mapped[list[Any]]
     total: Mapped[Decimal] = mapped_column(Money)

@@ -89,3 +89,56 @@ def points(c: httpx.Client, s: Seeded, phone: str = "+380671234567") -> int:
     summary = ok(c.post("/api/v1/kiosk/identify", headers=s.register_h,
                         json={"phone": phone, "businesses": [s.business]}))
     return int(summary["balances"][0]["points"])
+
+
+class HubProcess:
+    """The real hub (``venue hub``) in its own process: CLI, config, migrations, uvicorn."""
+
+    def __init__(self, db_url: str, data_dir: str, **env: str) -> None:
+        import os
+        import socket
+        import subprocess
+        import sys
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        venue = os.path.join(os.path.dirname(sys.executable), "venue")
+        os.makedirs(data_dir, exist_ok=True)
+        self.log_path = os.path.join(data_dir, "hub-stderr.log")
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
+        self.proc = subprocess.Popen(
+            [venue, "hub", "--db", db_url, "--listen", f"127.0.0.1:{port}", "--no-mqtt",
+             "--admin-token", ADMIN],
+            env={**os.environ, "VENUE_DEVICE__DATA_DIR": data_dir, **env},
+            stdout=self._log, stderr=self._log)
+
+    def wait_ready(self, timeout: float = 30.0) -> HubProcess:
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                err = self.log()
+                raise RuntimeError(f"hub exited with {self.proc.returncode}: {err[-2000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("hub did not answer /health in time")
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as f:
+            return f.read()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait(5)
+        self._log.close()
