@@ -8,10 +8,11 @@ for operators: the hub cannot un-admit a person, but it can say where to look.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.decision import Direction, TicketState, decide
@@ -27,6 +28,7 @@ from hub.redemption import (
 )
 from hub.sql import sql_for
 from venue.clock import Clock
+from venue.messages import rfc3339
 from venue.reasons import Reason, Result
 
 
@@ -49,13 +51,18 @@ def apply_offline_admission(
     conn = session.connection()
     x = sql_for(conn)
     now = clock.now()
+    # The hub's clock is the judge, as in redeem(): a gate whose clock runs ahead must not put a
+    # ticket's first use (or the ledger's scan time) in the hub's future.
+    scan = replace(scan, scanned_at=min(scan.scanned_at, now))
     req = RedemptionRequest(code="", gate=scan.gate, direction=scan.direction, nonce=scan.nonce,
                             scanned_at=scan.scanned_at, device=scan.gate)
     t = load_ticket(conn, "c.ref = :ref", {"ref": scan.ref}, lock=True) if scan.ref else None
     # Checked under the ticket's lock: another hub replica applying the same upload has
     # committed by now, or is still waiting behind us.
-    if x.run(conn, "SELECT id FROM redemptions WHERE nonce = :n", {"n": scan.nonce}).first():
-        return None
+    prior = x.run(conn, "SELECT result, offline FROM redemptions WHERE nonce = :n",
+                  {"n": scan.nonce}).first()
+    if prior is not None:
+        return _admitted_over_reject(session, t, scan, prior, now)
     if t is None:
         answer = RedemptionAnswer(Result.ADMIT, Reason.INVALID, scan.nonce, offline=True,
                                   detail=f"admitted offline; the hub knows no ticket {scan.ref}")
@@ -86,6 +93,25 @@ def apply_offline_admission(
                          event_id=scan.event_id))
     return {"kind": "offline_conflict", "ref": t.ref, "gates": gates, "nonce": scan.nonce,
             "first_used_at": answer.to_dict()["first_used_at"]}
+
+
+def _admitted_over_reject(
+    session: Session, t: Any, scan: OfflineScan, prior: Any, now: datetime
+) -> dict[str, Any] | None:
+    """The hub already answered this nonce. When it answered *reject* online but too late (the
+    gate had given up waiting and admitted offline), someone walked in on a refused code: the
+    ledger keeps the hub's answer, and operators are told once."""
+    result, offline = prior[0], bool(prior[1])
+    if result != Result.REJECT.value or offline or t is None:
+        return None
+    if session.scalar(select(Conflict.id).where(Conflict.nonce == scan.nonce)) is not None:
+        return None
+    gates = list(dict.fromkeys(g for g in (t.first_gate, scan.gate) if g))
+    session.add(Conflict(ref=t.ref, nonce=scan.nonce, gate=scan.gate, first_gate=t.first_gate,
+                         gates=gates, scanned_at=scan.scanned_at, detected_at=now,
+                         event_id=scan.event_id))
+    return {"kind": "offline_over_reject", "ref": t.ref, "gates": gates, "nonce": scan.nonce,
+            "first_used_at": rfc3339(t.first_used_at) if t.first_used_at else None}
 
 
 def apply_offline_annulment(session: Session, nonce: str, *, clock: Clock) -> bool:

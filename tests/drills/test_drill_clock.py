@@ -145,11 +145,6 @@ def test_offline_decisions_with_a_skewed_clock_stay_sane(broker: Any, hub: HubPr
             gate.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hub bug: hub/offline.py apply_offline_admission uses the gate's scanned_at as it comes "
-    "(redeem() clamps it to the hub's time, the offline path does not), so a gate whose clock "
-    "is ahead puts the ticket's first use, last use and the ledger's scan time in the hub's "
-    "future"))
 def test_offline_upload_from_a_fast_clock_is_not_in_the_hubs_future(
     broker: Any, hub: HubProc, tmp_path: Path
 ) -> None:

@@ -249,3 +249,28 @@ def test_revocation_hint_and_device_list_over_mqtt(
         watcher.close()
         ingest.stop()
         link.stop()
+
+
+def test_offline_admission_over_a_late_online_reject_is_flagged_once(
+    db: Database, clock: FakeClock
+) -> None:
+    """The hub answered *reject* too late; the gate had given up and admitted offline under the
+    same nonce. The ledger keeps the hub's answer; operators are told, once."""
+    ref = issue_one(db, clock)
+    first = redeem_once(db, RedemptionRequest(code="1-0-3", gate="g1", direction="in",
+                                              nonce="n-first", allow_serial=True), clock=clock)
+    assert first.result == Result.ADMIT
+    clock.advance(30)
+    late = redeem_once(db, RedemptionRequest(code="1-0-3", gate="g2", direction="in",
+                                             nonce="n-late", allow_serial=True), clock=clock)
+    assert late.result == Result.REJECT
+    upload = scan_event("g2", ref, clock, nonce="n-late")
+    res = ingest_batch(db, [(topic(upload), upload.encode())], clock=clock)
+    assert [a["kind"] for a in res.alerts] == ["offline_over_reject"]
+    assert res.alerts[0]["gates"] == ["g1", "g2"]
+    again = Event.new(SITE, "g2", "gate.scan", upload.data, when=clock.now())
+    assert ingest_batch(db, [(topic(again), again.encode())], clock=clock).alerts == []
+    with db.read() as s:
+        assert s.query(Redemption).count() == 2
+        assert s.query(Code).filter_by(ref=ref).one().entries_used == 1
+        assert [c.nonce for c in s.query(Conflict).all()] == ["n-late"]
