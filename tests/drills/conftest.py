@@ -18,7 +18,7 @@ for extra in (HERE, HERE.parent, HERE.parent / "gate"):
     if str(extra) not in sys.path:
         sys.path.insert(0, str(extra))
 
-LONG_DRILLS = os.environ.get("VENUE_DRILLS", "") == "1"
+LONG_DRILLS = os.environ.get("VENUE_DRILLS", "") == "1"  # same as drillkit.LONG_DRILLS
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -9,6 +9,7 @@ trace file.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections import defaultdict
@@ -20,6 +21,9 @@ from helpers_mqtt import Collector
 from sqlalchemy import create_engine, text
 
 from venue.messages import Event
+
+LONG_DRILLS = os.environ.get("VENUE_DRILLS", "") == "1"
+"""``make drills`` sets ``VENUE_DRILLS=1``: long drills run, repeated drills repeat more."""
 
 
 def persistent_conf(workdir: Path) -> str:

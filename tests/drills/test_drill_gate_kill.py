@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import LONG_DRILLS
-from drillkit import Events, integrity, journal_rows, sqlite_files, wait_until
+from drillkit import LONG_DRILLS, Events, integrity, journal_rows, sqlite_files, wait_until
 from faultproxy import FaultProxy
 from gatekit import GateProc, HubProc, gate_toml, pulses
 

@@ -21,8 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-from conftest import LONG_DRILLS
-from drillkit import integrity
+from drillkit import LONG_DRILLS, integrity
 from gatekit import Issuer
 
 KILLS = 25 if LONG_DRILLS else 8
