@@ -32,6 +32,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -82,7 +83,7 @@ def phone_of(i: int) -> str:
 
 
 def seed(c: httpx.Client, customers: int) -> tuple[int, dict[str, str], list[str]]:
-    def ok(r: httpx.Response) -> dict[str, object]:
+    def ok(r: httpx.Response) -> dict[str, Any]:
         r.raise_for_status()
         return r.json()  # type: ignore[no-any-return]
 
