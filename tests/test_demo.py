@@ -62,6 +62,13 @@ def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
         finally:
             db.close()
         assert stored[0] > 0
+        # Visitors were rewarded at the kiosk's counter: points in the loyalty ledger.
+        db = sqlite3.connect(data / "hub.sqlite")
+        try:
+            rows = db.execute("SELECT COUNT(*) FROM loyalty_ledger").fetchone()
+        finally:
+            db.close()
+        assert rows[0] > 0
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(60)

@@ -10,8 +10,8 @@ The broker runs like a venue's: no anonymous logins, one login per device with t
 (made with ``firmware_config``'s own password hashing and ACL rules), persistence on, and a queue
 limit high enough that a hub that is away does not lose events. An operator login for
 ``venue monitor`` / ``venue cmd`` is written to ``var/demo/monitor.toml``, which both find by
-themselves. The hub's loyalty side (businesses, catalog, rewards) does not exist yet, so the seed
-has a ticket series and its codes only.
+themselves. The seed is a demo venue: a concert's ticket series with issued codes, two businesses
+with visit rules, a catalog with images, and rewards that turn points into coupons.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import IO, Any
 
 import requests
 
+from venue.demo_seed import admin_token, seed, seed_loyalty
 from venue.errors import VenueError
 from venue.topics import DeviceRef
 
@@ -220,14 +221,6 @@ def mqtt_toml(url: str, login: tuple[DeviceRef, str], data: Path) -> str:
             f'password_file = "{data / "secrets" / (ref.device + ".pass")}"\n\n')
 
 
-def admin_token(data: Path) -> str:
-    path = data / "admin.token"
-    if not path.exists():
-        path.write_text(secrets.token_urlsafe(24))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
 def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str]) -> str:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -249,38 +242,6 @@ def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str]) -> str:
     wait_for(lambda: requests.get(f"{url}/openapi.json", timeout=1).ok, "hub", proc=child.proc)
     (demo.data / "hub.url").write_text(url + "\n")
     return url
-
-
-def seed(data: Path, hub: str, gates: int) -> dict[str, Any]:
-    """Create the demo's series, codes and device tokens once; later runs reuse them."""
-    path = data / "seed.json"
-    if path.exists():
-        seeded: dict[str, Any] = json.loads(path.read_text())
-        if len(seeded.get("gate_tokens", {})) >= gates:
-            return seeded
-    s = requests.Session()
-    s.headers["Authorization"] = f"Bearer {admin_token(data)}"
-
-    def post(url: str, body: dict[str, Any]) -> Any:
-        r = s.post(f"{hub}{url}", json=body, timeout=30)
-        if not r.ok:
-            raise VenueError(f"seeding the demo: POST {url} answered {r.status_code}: {r.text}")
-        return r.json()
-
-    series = post("/api/v1/series", {
-        "name": "Demo concert", "kind": "ticket", "code_mode": "generated", "issue_limit": 5000,
-        "entries_per_code": 1, "entry_rule": "single",
-    })
-    issued = post(f"/api/v1/series/{series['id']}/codes", {"count": 500})
-    tokens = {
-        f"gate-{i}": post("/api/v1/tokens", {"role": "gate", "device": f"gate-{i}"})["token"]
-        for i in range(1, gates + 1)
-    }
-    seeded = {"series": series["id"], "codes": [c["code"] for c in issued],
-              "gate_tokens": tokens}
-    path.write_text(json.dumps(seeded))
-    path.chmod(0o600)
-    return seeded
 
 
 def gate_config(data: Path, name: str, hub: str, token: str, mqtt: str) -> Path:
@@ -310,13 +271,17 @@ def beacon_config(data: Path, name: str, mqtt: str) -> Path:
     return conf
 
 
-def kiosk_config(data: Path, mqtt: str) -> Path:
-    """The kiosk on its built-in demo data: the hub has no loyalty API yet (issue 5)."""
+def kiosk_config(data: Path, mqtt: str, hub: str, loyalty: dict[str, Any]) -> Path:
+    """The kiosk on the demo hub, showing the demo's businesses, with its own token."""
+    token_file = data / "kiosk-1.token"
+    token_file.write_text(loyalty["kiosk_token"])
+    token_file.chmod(0o600)
     conf = data / "kiosk-1.toml"
     conf.write_text(
         f'[device]\nsite = "{SITE}"\nid = "kiosk-1"\ndata_dir = "{data / "kiosk-1"}"\n\n'
         f"{mqtt}"
-        '[kiosk]\nhub_url = "demo:"\n'
+        f'[kiosk]\nhub_url = "{hub}"\nhub_token_file = "{token_file}"\n'
+        f"businesses = {json.dumps(loyalty['businesses'])}\n"
     )
     return conf
 
@@ -328,7 +293,7 @@ def start_kiosk(demo: Demo, conf: Path) -> str:
     """
     if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
         demo.spawn("kiosk-1", venue_cmd("kiosk", "--config", str(conf), "--windowed"))
-        return "kiosk-1 in a window (demo data: the hub's loyalty API is not there yet)"
+        return "kiosk-1 in a window, on the demo hub"
     tour = demo.data / "kiosk-tour"
     argv = venue_cmd("kiosk", "--config", str(conf), "--screenshot-tour", str(tour))
     xvfb = shutil.which("xvfb-run")
@@ -342,20 +307,50 @@ def start_kiosk(demo: Demo, conf: Path) -> str:
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, env=env,
                             start_new_session=True)
     demo.extras.append(proc)
-    return f"kiosk-1 screenshot tour (no display) -> {tour}"
+    return f"kiosk-1 screenshot tour (no display; the tour uses its own demo data) -> {tour}"
+
+
+class Counter:
+    """The kiosk's counter as a visitor uses it: register by phone, check in for points.
+
+    It calls the hub's kiosk API with the kiosk's token, like the kiosk app does; the app itself
+    (a Kivy window) is for people to look at.
+    """
+
+    def __init__(self, hub: str, loyalty: dict[str, Any]) -> None:
+        self.hub = hub
+        self.businesses: list[int] = loyalty["businesses"]
+        self.http = requests.Session()
+        self.http.headers["Authorization"] = f"Bearer {loyalty['kiosk_token']}"
+        self.checkins = 0
+
+    def visit(self, rng: random.Random) -> None:
+        phone = f"+38067{rng.randrange(10**7):07d}"
+        r = self.http.post(f"{self.hub}/api/v1/customers", timeout=5, json={
+            "phone": phone, "consent": True, "businesses": self.businesses})
+        if r.status_code not in (200, 201):
+            return
+        customer = r.json()["customer"]
+        r = self.http.post(f"{self.hub}/api/v1/visits", timeout=5, json={
+            "customer": customer, "business": rng.choice(self.businesses), "source": "kiosk",
+            "device": "kiosk-1", "idempotency_key": f"kiosk-1:visit:{secrets.token_hex(8)}"})
+        if r.ok:
+            self.checkins += 1
 
 
 class Visitors:
-    """Walks simulated visitors to the gates: mostly valid tickets, some reused, some garbage."""
+    """Walks simulated visitors to the gates (mostly valid tickets, some reused, some garbage)
+    and one in three of them to the kiosk's counter."""
 
     def __init__(self, codes: list[str], gates: list[Child], per_minute: float,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, counter: Counter | None = None) -> None:
         self.fresh = list(codes)
         self.used: list[str] = []
         self.gates = gates
         self.period = 60.0 / max(per_minute, 0.1)
         self.rng = rng or random.Random()
         self.rng.shuffle(self.fresh)
+        self.counter = counter
 
     def next_code(self) -> str:
         roll = self.rng.random()
@@ -379,6 +374,11 @@ class Visitors:
                 gate.proc.stdin.flush()
             except (BrokenPipeError, OSError):
                 continue
+            if self.counter is not None and self.rng.random() < 1 / 3:
+                try:
+                    self.counter.visit(self.rng)
+                except requests.RequestException:
+                    continue
 
 
 def run(args: argparse.Namespace) -> int:
@@ -404,11 +404,13 @@ def run(args: argparse.Namespace) -> int:
                                     stdin=subprocess.PIPE))
         beacon = demo.spawn("beacon-1", venue_cmd("beacon", "--config", str(beacon_config(
             data, "beacon-1", mqtt_toml(mqtt_url, logins["beacon-1"], data)))))
+        loyalty = seed_loyalty(data, hub)
         kiosk = "kiosk: none (--headless)"
         if not args.headless:
             kiosk = start_kiosk(demo, kiosk_config(
-                data, mqtt_toml(mqtt_url, logins["kiosk-1"], data)))
-        visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute)
+                data, mqtt_toml(mqtt_url, logins["kiosk-1"], data), hub, loyalty))
+        visitors = Visitors(seeded["codes"], gates, args.visitors_per_minute,
+                            counter=Counter(hub, loyalty))
         threading.Thread(target=visitors.run, args=(demo.stop,), daemon=True).start()
         print(
             f"venue demo is running (data in {data}):\n"
