@@ -50,6 +50,11 @@ def test_demo_comes_up_and_admits(tmp_path: Path) -> None:
         assert set(names) <= set(devices), snap
         assert all(devices[n]["state"] == "online" for n in names)
         assert devices["gate-1"]["admits"] > 0 and devices["gate-2"]["admits"] > 0
+        # `venue cmd` also finds the demo and its operator login by itself.
+        cmd = subprocess.run(venue("cmd", "gate-1", "ping"), capture_output=True, text=True,
+                             timeout=30, cwd=tmp_path)
+        assert cmd.returncode == 0, cmd.stdout + cmd.stderr
+        assert json.loads(cmd.stdout)["ok"] is True
         # Without the operator login the broker refuses the monitor.
         url = (data / "broker.url").read_text().strip()
         anon = subprocess.run(venue("monitor", "--mqtt", url, "--once", "--wait", "0"),
