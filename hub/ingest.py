@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub.db import Database
+from hub.loyalty.beacons import credit_presence, parse_presence
 from hub.models import Device, DeviceEvent
 from hub.offline import OfflineScan, apply_offline_admission, apply_offline_annulment
 from venue.clock import SYSTEM_CLOCK, Clock
@@ -49,6 +50,8 @@ class IngestResult:
     applied: int = 0
     annulled: int = 0
     failed: int = 0
+    visits: int = 0
+    """Beacon events that credited a visit."""
     alerts: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -171,6 +174,11 @@ def _apply_event(s: Session, ev: Event, res: IngestResult, clock: Clock) -> None
             res.applied += 1
             if alert is not None:
                 res.alerts.append(alert)
+        elif ev.type in ("beacon.enter", "beacon.exit"):
+            presence = parse_presence(ev.data)
+            with s.begin_nested():
+                answers = credit_presence(s, presence, device=ev.device, now=clock.now())
+            res.visits += sum(1 for a in answers if a["credited"])
         elif ev.type == "gate.passage":
             d = ev.data
             nonce = d.get("nonce")

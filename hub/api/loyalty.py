@@ -6,6 +6,7 @@ and leave only masked; nothing here logs a body.
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -26,7 +27,7 @@ from hub.api.loyalty_schemas import (
     VisitIn,
 )
 from hub.auth import Principal
-from hub.loyalty import identity, service
+from hub.loyalty import beacons, identity, service
 from hub.loyalty.errors import UnknownCustomer
 from hub.loyalty.limits import WindowLimiter
 from hub.loyalty.models import Business, Reward
@@ -169,6 +170,18 @@ def post_card(customer_id: Annotated[str, Path(pattern=r"^c_[0-9a-f]{16}$")],
     with ctx.db.write() as s:
         return {"card": identity.issue_card(s, customer_id, now=ctx.clock.now()),
                 "customer": customer_id}
+
+
+@router.post("/customers/{customer_id}/installs", status_code=201)
+def post_install(customer_id: Annotated[str, Path(pattern=r"^c_[0-9a-f]{16}$")],
+                 ctx: HubContext = Depends(context),
+                 _: Principal = Depends(require("register", "admin"))) -> dict[str, Any]:
+    """Register the customer's venue app: the secret behind its rotating iBeacon pair (shown
+    only here; the app keeps it)."""
+    with ctx.db.write() as s:
+        install, sec = beacons.new_install(s, customer_id, now=ctx.clock.now())
+    return {"install": install, "customer": customer_id,
+            "secret": base64.b64encode(sec).decode()}
 
 
 @router.post("/cards/revoke")

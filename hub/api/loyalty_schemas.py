@@ -34,6 +34,7 @@ class RulesIn(Strict):
     welcome_bonus_ttl_s: Annotated[int, Field(ge=1, le=10 * 365 * 86400)] | None = None
     points_per_amount: Annotated[Decimal, Field(ge=0, le=1000, decimal_places=4)] = Decimal(0)
     beacon_min_dwell_s: Annotated[int, Field(ge=0, le=86400)] = 300
+    beacon_visits: bool = False
 
 
 class IdentifyIn(Strict):

@@ -61,6 +61,8 @@ class Rules(Base):
                                                        default=Decimal(0))
     """Points per one unit of the currency on a paid check (``0.1``: 1 point per 10 UAH)."""
     beacon_min_dwell_s: Mapped[int] = mapped_column(Integer, default=300)
+    beacon_visits: Mapped[bool] = mapped_column(Boolean, default=False)
+    """Credit a visit from beacon presence (the venue's scanners) as well as from the kiosk."""
     changed_at: Mapped[datetime]
 
 
@@ -220,3 +222,17 @@ class Check(Base):
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
     closed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Install(Base):
+    """An install of the venue app: its secret derives the rotating iBeacon pair it advertises
+    (:mod:`venue.beacon_ids`); the hub maps a pair back to the install's customer."""
+
+    __tablename__ = "loyalty_installs"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    """Increasing, so a resolver adds only the installs it has not seen yet."""
+    customer_id: Mapped[str] = mapped_column(ForeignKey("loyalty_customers.id"), index=True)
+    secret: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]

@@ -43,6 +43,7 @@ def get_rules(session: Session, business_id: int, *, now: datetime) -> Rules:
     if rules is None:
         rules = Rules(business_id=business_id, visit_points=0, visit_cooldown_s=43200,
                       welcome_bonus=0, points_per_amount=0, beacon_min_dwell_s=300,
+                      beacon_visits=False,
                       changed_at=now)
         session.add(rules)
         session.flush()
@@ -135,12 +136,20 @@ def summary(session: Session, customer: Customer, businesses: list[int], *, now:
 def credit_visit(session: Session, *, customer_id: str, business_id: int, source: str,
                  device: str, key: str, at: datetime, now: datetime) -> dict[str, Any]:
     """Credit a visit once per cooldown; the decision and the answer are stored by ``key``."""
+    return credit_visit_once(session, customer_id=customer_id, business_id=business_id,
+                             source=source, device=device, key=key, at=at, now=now)[0]
+
+
+def credit_visit_once(session: Session, *, customer_id: str, business_id: int, source: str,
+                      device: str, key: str, at: datetime,
+                      now: datetime) -> tuple[dict[str, Any], bool]:
+    """:func:`credit_visit`, also saying whether this call decided (``False``: a repeat)."""
     get_customer(session, customer_id)
     rules = get_rules(session, business_id, now=now)
     member = ledger.lock_member(session, business_id, customer_id, now=now)
     done = ledger.find_op(session, business_id, "visit", key)
     if done is not None:
-        return done.answer
+        return done.answer, False
     at = min(at, now)  # a device's clock ahead of the hub's must not open the cooldown early
     decision = decide_visit(visit_points=rules.visit_points, cooldown_s=rules.visit_cooldown_s,
                             last_visit_at=member.last_visit_at, at=at)
@@ -154,7 +163,7 @@ def credit_visit(session: Session, *, customer_id: str, business_id: int, source
     ledger.record_op(session, business_id=business_id, op="visit", key=key,
                      customer_id=customer_id, device=device, reason=str(decision.reason),
                      now=now, answer=answer)
-    return answer
+    return answer, True
 
 
 # --- rewards -----------------------------------------------------------------------------------
