@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,10 @@ def hub(pbroker: Any, tmp_path: Path) -> Iterator[HubProc]:
     h.start()
     yield h
     h.stop()
+
+
+def grown(items: list[str], n: int) -> bool:
+    return len(items) >= n
 
 
 class Scenario:
@@ -103,12 +108,12 @@ class Scenario:
             for t in threads:
                 t.start()
             for _ in range(2):
-                wait_until(lambda n=len(self.beacon_ids): len(self.beacon_ids) >= n + 60, 60,
+                wait_until(partial(grown, self.beacon_ids, len(self.beacon_ids) + 60), 60,
                            "the burst to go on")
                 self.broker.stop()
                 time.sleep(4.5)  # an outage, long enough for the hub's back-off to reach 4 s
                 self.broker.start()
-            wait_until(lambda n=len(self.beacon_ids): len(self.beacon_ids) >= n + 60, 60,
+            wait_until(partial(grown, self.beacon_ids, len(self.beacon_ids) + 60), 60,
                        "the burst to go on after the restarts")
             stop.set()
             for t in threads:

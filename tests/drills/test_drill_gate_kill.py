@@ -17,6 +17,7 @@ import random
 import signal
 import time
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,10 @@ def hub(broker: Any, tmp_path: Path) -> Iterator[HubProc]:
     h.start()
     yield h
     h.stop()
+
+
+def more_rows(data: Path, n: int) -> bool:
+    return len(journal_rows(data)) > n
 
 
 def test_gate_kill_9_at_random_points_repeatedly(broker: Any, hub: HubProc,
@@ -72,7 +77,7 @@ def test_gate_kill_9_at_random_points_repeatedly(broker: Any, hub: HubProc,
                 rows_before = len(journal_rows(data)) if data.exists() else 0
                 gate.send(*batch)
                 if fault is None:  # from outside, somewhere inside the batch's cycles
-                    wait_until(lambda n=rows_before: len(journal_rows(data)) > n, 20,
+                    wait_until(partial(more_rows, data, rows_before), 20,
                                "the gate to start on the batch", every=0.005)
                 try:
                     gate.proc.wait(rng.uniform(0.0, 0.3) if fault is None else 3.0)

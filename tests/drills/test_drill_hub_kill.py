@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -104,13 +105,16 @@ class Clients:
             mine.pop(0)
 
 
+def answered(clients: Clients, fraction: float) -> bool:
+    return len(clients.answers) >= fraction * len(clients.todo)
+
+
 def test_hub_kill_9_during_redemptions(hub: HubProc) -> None:
     series = hub.series(name="Kill", issue_limit=TICKETS, issue_count=TICKETS)
     clients = Clients(hub.url, [c["code"] for c in series["codes"]])
     clients.start()
     for fraction in (0.25, 0.6):
-        wait_until(lambda f=fraction: len(clients.answers) >= f * len(clients.todo), 120,
-                   "redemptions to go on")
+        wait_until(partial(answered, clients, fraction), 120, "redemptions to go on")
         hub.kill()
         hub.start()
     clients.join()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -142,7 +143,7 @@ def test_gate_keeps_its_budget_and_recovers_through_network_faults(
         lane.close()
 
 
-class _Hub(__import__("http.server").server.BaseHTTPRequestHandler):
+class _Hub(BaseHTTPRequestHandler):
     """Answers every POST with a valid redemption answer (the contract's shape)."""
 
     def do_POST(self) -> None:
@@ -169,7 +170,6 @@ def test_online_check_has_a_total_deadline_not_a_per_read_one() -> None:
     """
     import threading
     from datetime import UTC, datetime
-    from http.server import ThreadingHTTPServer
 
     from gate.providers import CheckRequest, HubUnavailable, OnlineProvider
 
