@@ -20,6 +20,9 @@ from typing import Any
 OUT = Path(sys.argv[1])
 BROKER = sys.argv[2] if len(sys.argv) > 2 else ""
 OUT.mkdir(parents=True, exist_ok=True)
+HUB_URL = os.environ.get("KIOSK_DRIVER_HUB_URL", "demo:")
+IDS = json.loads(os.environ.get("KIOSK_DRIVER_IDS") or
+                 '{"reward": 3, "category": 1, "items": [6, 6, 5]}')
 os.environ.setdefault("KIVY_NO_ARGS", "1")
 os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
 os.environ.setdefault("KIVY_HOME", str(OUT / "kivy-home"))
@@ -34,7 +37,9 @@ cfg = load_config(KioskConfig, None, env={}, overrides={
     "device.site": "test",
     "device.data_dir": str(OUT / "data"),
     "mqtt.url": BROKER or "mqtt://127.0.0.1:1",
-    "kiosk.hub_url": "demo:",
+    "kiosk.hub_url": HUB_URL,
+    **({"kiosk.hub_token": os.environ["KIOSK_DRIVER_HUB_TOKEN"]}
+       if os.environ.get("KIOSK_DRIVER_HUB_TOKEN") else {}),
     "kiosk.done_timeout_s": 1.0,
     "kiosk.branding": {"venue_name": "Café Test"},
     "kiosk.display": {"fullscreen": False, "width": 1280, "height": 800},
@@ -92,7 +97,7 @@ identify("rewards")
 tap(root, "rewards")
 wait_screen(root, "rewards")
 shot("rewards-catalog")
-tap(root, "reward-3")
+tap(root, f"reward-{IDS['reward']}")
 wait_screen(root, "confirm")
 shot("rewards-confirm")
 tap(root, "confirm")
@@ -111,10 +116,10 @@ identify("shop")
 tap(root, "shop")
 wait_screen(root, "shop")
 shot("shop-categories")
-tap(root, "category-1")
+tap(root, f"category-{IDS['category']}")
 wait_screen(root, "items")
-for kid in ("add-6", "add-6", "add-5"):
-    tap(root, kid)
+for item in IDS["items"]:
+    tap(root, f"add-{item}")
 wait_until(lambda: p.state.cart_count == 3, 5, "three items in the cart")
 shot("shop-items")
 tap(root, "cart")

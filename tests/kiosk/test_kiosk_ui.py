@@ -1,9 +1,8 @@
 """A real Kivy window under Xvfb, driven by synthetic touches through both customer flows.
 
 The window runs in a subprocess under ``xvfb-run`` (its own X server, so tests need no DISPLAY),
-against the demo data source with the app's real worker thread and a real Mosquitto. Until the
-hub implements the loyalty API (issue 5) the demo data source stands in for it: the end-to-end
-run against the real hub is still to be written (see docs/kiosk.md).
+against the demo data source with the app's real worker thread and a real Mosquitto. The same
+driver against the real hub process is test_kiosk_real_hub.py.
 
 Screenshots of every screen are kept in ``artifacts/kiosk/`` (or ``$VENUE_TEST_ARTIFACTS/kiosk``).
 """
