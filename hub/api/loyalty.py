@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -19,6 +19,7 @@ from hub.api.deps import HubContext, context, require
 from hub.api.loyalty_schemas import (
     BusinessIn,
     CardRevokeIn,
+    CorrectionIn,
     CustomerIn,
     IdentifyIn,
     RedeemIn,
@@ -27,7 +28,7 @@ from hub.api.loyalty_schemas import (
     VisitIn,
 )
 from hub.auth import Principal
-from hub.loyalty import beacons, identity, service
+from hub.loyalty import beacons, identity, service, stats
 from hub.loyalty.errors import UnknownCustomer
 from hub.loyalty.limits import WindowLimiter
 from hub.loyalty.models import Business, Reward
@@ -239,3 +240,30 @@ def post_redeem(body: RedeemIn, reward_id: Annotated[int, Path(ge=1, le=2**63 - 
                                   key=body.idempotency_key, device=who.device, now=now)
 
     return retrying(run)
+
+
+@router.post("/ledger/corrections", status_code=201)
+def post_correction(body: CorrectionIn, ctx: HubContext = Depends(context),
+                    who: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Correct a balance with a new ledger row (a goodwill credit, a mistaken visit undone)."""
+
+    def run() -> dict[str, Any]:
+        now = ctx.clock.now()
+        with ctx.db.write() as s:
+            return service.correct(s, business_id=body.business, customer_id=body.customer,
+                                   account=body.account, delta=body.delta, note=body.note,
+                                   key=body.idempotency_key, device=who.device, now=now,
+                                   expires_at=body.expires_at)
+
+    return retrying(run)
+
+
+@router.get("/businesses/{business_id}/stats")
+def get_stats(business_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+              days: Annotated[int, Query(ge=1, le=stats.MAX_DAYS)] = 30,
+              ctx: HubContext = Depends(context),
+              _: Principal = Depends(require("admin", "register"))) -> list[dict[str, Any]]:
+    """Per UTC day: visits, points earned and spent, rewards redeemed, checks paid."""
+    with ctx.db.read() as s:
+        service.get_business(s, business_id)
+        return stats.daily(s, business_id, days=days, now=ctx.clock.now())

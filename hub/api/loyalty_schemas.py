@@ -117,3 +117,20 @@ class CloseIn(Strict):
 
 class CardRevokeIn(Strict):
     card: CardText
+
+
+class CorrectionIn(Strict):
+    business: BusinessId
+    customer: CustomerId
+    account: Literal["points", "bonus_points"] = "points"
+    delta: Annotated[int, Field(ge=-10_000_000, le=10_000_000)]
+    note: Annotated[Printable, Field(max_length=80)] = ""
+    expires_at: Timestamp | None = None
+    """For a bonus grant: when it expires."""
+    idempotency_key: IdemKey
+
+    @model_validator(mode="after")
+    def _nonzero(self) -> CorrectionIn:
+        if self.delta == 0:
+            raise ValueError("delta must not be 0")
+        return self

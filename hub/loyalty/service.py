@@ -210,3 +210,37 @@ def redeem(session: Session, reward_id: int, *, customer_id: str, key: str, devi
     ledger.record_op(session, business_id=bid, op="redeem", key=key, customer_id=customer_id,
                      device=device, reason="ok", now=now, answer=answer)
     return answer
+
+
+# --- corrections -------------------------------------------------------------------------------
+
+
+def correct(session: Session, *, business_id: int, customer_id: str, account: str, delta: int,
+            note: str, key: str, device: str, now: datetime,
+            expires_at: datetime | None = None) -> dict[str, Any]:
+    """An operator's correction: a new ledger row (the ledger is never edited).
+
+    Raises:
+        Conflict: ``insufficient_points`` when it would take the points below zero.
+    """
+    get_business(session, business_id)
+    get_customer(session, customer_id)
+    member = ledger.lock_member(session, business_id, customer_id, now=now)
+    done = ledger.find_op(session, business_id, "correction", key)
+    if done is not None:
+        return done.answer
+    if account == "points" and member.points + delta < 0:
+        raise Conflict("insufficient_points", "a correction cannot make points negative",
+                       balance=member.points, cost=-delta)
+    if account == "bonus_points" and delta < 0:
+        raise Conflict("not_supported", "bonus points are taken back by their expiry")
+    row = ledger.append(session, member, account=account, delta=delta, reason="correction",
+                        key=f"correction:{key}", device=device, now=now, ref=note[:80] or None,
+                        expires_at=expires_at if account == "bonus_points" else None)
+    session.flush()
+    answer = {"entry": row.id, "account": account, "delta": delta, "points": member.points,
+              "bonus_points": ledger.bonus_balance(session, business_id, customer_id, now)}
+    ledger.record_op(session, business_id=business_id, op="correction", key=key,
+                     customer_id=customer_id, device=device, reason="ok", now=now,
+                     answer=answer)
+    return answer

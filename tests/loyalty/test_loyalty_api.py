@@ -257,3 +257,35 @@ def test_identify_rate_limits_per_device_and_per_number(db: Database, clock: Fak
         assert strangers == [404, 404, 429]  # the device's 5 are used up: no oracle
         clock.advance(60)
         assert c.post("/api/v1/kiosk/identify", json=ask, headers=s.kiosk_h).status_code == 200
+
+
+def test_corrections_are_new_rows_and_stats_count_per_day(client: TestClient, db: Database,
+                                                          clock: FakeClock) -> None:
+    s = seed(client, visit_points=10, cost=50, per_amount="0.1")
+    c = register(client, s)["customer"]
+    ok(visit(client, s, c))
+    k = key()
+    body = {"business": s.business, "customer": c, "delta": 45, "note": "goodwill",
+            "idempotency_key": k}
+    got = ok(client.post("/api/v1/ledger/corrections", json=body, headers=ADMIN_H), 201)
+    assert got["points"] == 55
+    assert ok(client.post("/api/v1/ledger/corrections", json=body, headers=ADMIN_H), 201) == got
+    too_much = client.post("/api/v1/ledger/corrections", headers=ADMIN_H,
+                           json={**body, "delta": -56, "idempotency_key": key()})
+    assert too_much.status_code == 409 and points(client, s) == 55
+    assert client.post("/api/v1/ledger/corrections", headers=s.kiosk_h,
+                       json={**body, "idempotency_key": key()}).status_code == 403
+    ok(client.post(f"/api/v1/rewards/{s.reward}/redeem", headers=s.kiosk_h,
+                   json={"customer": c, "idempotency_key": key()}), 201)
+    check = ok(client.post("/api/v1/checks", headers=s.kiosk_h,
+                           json={"customer": c, "business": s.business, "idempotency_key": key(),
+                                 "lines": [{"item": s.latte, "qty": 1}]}), 201)
+    ok(client.post(f"/api/v1/register/checks/{check['check']}/close", json={"paid": True},
+                   headers=s.register_h))
+    day = ok(client.get(f"/api/v1/businesses/{s.business}/stats", headers=ADMIN_H))
+    assert day == [{"day": clock.now().date().isoformat(), "visits": 1,
+                    "points_earned": 10 + 45 + 5, "points_spent": 50, "rewards": 1,
+                    "checks": 1, "checks_total": "55.00"}]
+    with db.read() as sess:
+        reasons = [r.reason for r in sess.scalars(select(LedgerEntry).order_by(LedgerEntry.id))]
+    assert reasons == ["visit_kiosk", "correction", "reward", "check"]
