@@ -81,3 +81,35 @@ def test_two_concurrent_spends_over_the_balance_one_wins(live: httpx.Client,
     assert series["issued_count"] == 1
     with any_db.read() as sess:
         assert derived_points(sess, s.business, c) == 10
+
+
+def test_racing_registrations_and_closes_count_once(live: httpx.Client, any_db: Database) -> None:
+    s = seed(live, visit_points=0, per_amount="0.1", welcome=7)
+    url = str(live.base_url)
+
+    def reg(own: httpx.Client, _: int) -> httpx.Response:
+        return own.post("/api/v1/customers", headers=s.kiosk_h,
+                        json={"phone": "067 123 45 67", "consent": True,
+                              "businesses": [s.business]})
+
+    rs = _together(url, 8, reg)
+    assert sorted(r.status_code for r in rs) == [200] * 7 + [201]
+    assert len({r.json()["customer"] for r in rs}) == 1
+    c = rs[0].json()["customer"]
+    check = ok(live.post("/api/v1/checks", headers=s.kiosk_h,
+                         json={"customer": c, "business": s.business, "idempotency_key": key(),
+                               "lines": [{"item": s.latte, "qty": 4}]}), 201)
+
+    def close(own: httpx.Client, _: int) -> httpx.Response:
+        return own.post(f"/api/v1/register/checks/{check['check']}/close", json={"paid": True},
+                        headers=s.register_h)
+
+    closes = _together(url, 8, close)
+    assert {r.status_code for r in closes} == {200}
+    assert {r.json()["points"] for r in closes} == {22}
+    summary = ok(live.post("/api/v1/kiosk/identify", headers=s.register_h,
+                           json={"phone": "+380671234567", "businesses": [s.business]}))
+    assert summary["balances"][0]["points"] == 22
+    assert summary["balances"][0]["bonus_points"] == 7  # the welcome bonus once
+    with any_db.read() as sess:
+        assert derived_points(sess, s.business, c) == 22
