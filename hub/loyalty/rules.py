@@ -35,12 +35,13 @@ def decide_visit(
     """Credit a visit at ``at`` unless one was credited less than ``cooldown_s`` before.
 
     A visit stamped before the last credited one (a late upload) is inside the cooldown too: a
-    delayed queue must not earn twice.
+    delayed queue must not earn twice. Without a cooldown every visit earns, in any order (two
+    requests stamped on arrival may take the lock in the other order).
     """
     if visit_points <= 0:
         return VisitDecision(False, VisitReason.NO_RULE, 0, None)
     cooldown = timedelta(seconds=max(0, cooldown_s))
-    if last_visit_at is not None and at < last_visit_at + cooldown:
+    if last_visit_at is not None and cooldown and at < last_visit_at + cooldown:
         return VisitDecision(False, VisitReason.COOLDOWN, 0, last_visit_at + cooldown)
     return VisitDecision(True, VisitReason.OK, visit_points, at + cooldown)
 

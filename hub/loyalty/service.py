@@ -156,7 +156,8 @@ def credit_visit_once(session: Session, *, customer_id: str, business_id: int, s
     if decision.credited:
         ledger.append(session, member, account="points", delta=decision.points,
                       reason=f"visit_{source}", key=f"visit:{key}", device=device, now=now)
-        member.last_visit_at = at
+        member.last_visit_at = at if member.last_visit_at is None else max(at,
+                                                                           member.last_visit_at)
     answer = {"credited": decision.credited, "reason": str(decision.reason),
               "points": decision.points, "balance": member.points,
               "next_at": _t(decision.next_at)}
