@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
@@ -92,7 +92,10 @@ def coupon_json(code: Code, series: Series, business: int, *, reveal: bool) -> d
 
 def summary(session: Session, customer: Customer, businesses: list[int], *, now: datetime,
             new: bool = False) -> dict[str, Any]:
-    """The customer summary of the contract for the businesses a kiosk shows."""
+    """The customer summary of the contract for the businesses a kiosk shows.
+
+    Coupons listed are the usable ones: issued, entries left, not past their series' end.
+    """
     rows = {b.id: b for b in session.scalars(select(Business).where(Business.id.in_(businesses)))}
     members = {m.business_id: m for m in session.scalars(
         select(Member).where(Member.customer_id == customer.id,
@@ -117,7 +120,10 @@ def summary(session: Session, customer: Customer, businesses: list[int], *, now:
         for code, series in session.execute(
             select(Code, Series).join(Series, Series.id == Code.series_id)
             .where(Code.customer_id == customer.id, Code.status == "issued",
-                   Code.series_id.in_(list(series_business))).order_by(Code.id)
+                   Code.series_id.in_(list(series_business)),
+                   Code.entries_used < Series.entries_per_code,
+                   or_(Series.valid_until.is_(None), Series.valid_until > now))
+            .order_by(Code.id)
         ).all():
             coupons.append(coupon_json(code, series, series_business[series.id], reveal=False))
     return {

@@ -289,3 +289,18 @@ def test_corrections_are_new_rows_and_stats_count_per_day(client: TestClient, db
     with db.read() as sess:
         reasons = [r.reason for r in sess.scalars(select(LedgerEntry).order_by(LedgerEntry.id))]
     assert reasons == ["visit_kiosk", "correction", "reward", "check"]
+
+
+def test_a_coupon_used_at_the_gate_leaves_the_summary(client: TestClient) -> None:
+    s = seed(client, visit_points=60, cost=50)
+    c = register(client, s)["customer"]
+    ok(visit(client, s, c))
+    coupon = ok(client.post(f"/api/v1/rewards/{s.reward}/redeem", headers=s.kiosk_h,
+                            json={"customer": c, "idempotency_key": key()}), 201)["coupon"]
+    gate = token(client, "gate", "g1")
+    scan = ok(client.post("/api/v1/redemptions", headers=gate,
+                          json={"code": coupon["code"], "gate": "g1", "nonce": key()}))
+    assert scan["result"] == "admit"
+    summary = ok(client.post("/api/v1/kiosk/identify", headers=s.kiosk_h,
+                             json={"phone": PHONE, "businesses": [s.business]}))
+    assert summary["coupons"] == []
