@@ -6,7 +6,7 @@ PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth mtools dosfstools fdisk xz-utils cloud-init
 STAMP := $(VENV)/.installed
 
-.PHONY: deps sysdeps venv test lint typecheck unit demo bench clean
+.PHONY: deps sysdeps venv test lint typecheck unit demo bench drills clean
 
 sysdeps:
 	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -43,6 +43,9 @@ test: deps
 
 demo: deps
 	$(VENV)/bin/venue demo
+
+drills: deps
+	VENUE_DRILLS=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/drills
 
 bench: deps
 	$(VENV)/bin/python bench/run_all.py
