@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from hub.db import Database
-from hub.loyalty.beacons import credit_presence, parse_presence
+from hub.loyalty.beacons import InstallResolver, credit_presence, parse_presence, resolver_for
 from hub.models import Device, DeviceEvent
 from hub.offline import OfflineScan, apply_offline_admission, apply_offline_annulment
 from venue.clock import SYSTEM_CLOCK, Clock
@@ -154,7 +154,7 @@ def ingest_batch(
         for p in fresh:
             k = (p.event.site, p.role, p.event.device)
             seen[k] = max(seen.get(k, p.ts), p.ts)
-            _apply_event(s, p.event, res, clock)
+            _apply_event(s, p.event, res, clock, resolver_for(db))
         for (site, role, device), ts in seen.items():
             _touch(s, site, role, device, seen=ts, now=now)
         for site, role, device, st in statuses:
@@ -163,7 +163,8 @@ def ingest_batch(
     return res
 
 
-def _apply_event(s: Session, ev: Event, res: IngestResult, clock: Clock) -> None:
+def _apply_event(s: Session, ev: Event, res: IngestResult, clock: Clock,
+                 resolver: InstallResolver) -> None:
     try:
         if ev.type == "gate.scan":
             scan = _scan_of(ev)
@@ -177,7 +178,8 @@ def _apply_event(s: Session, ev: Event, res: IngestResult, clock: Clock) -> None
         elif ev.type in ("beacon.enter", "beacon.exit"):
             presence = parse_presence(ev.data)
             with s.begin_nested():
-                answers = credit_presence(s, presence, device=ev.device, now=clock.now())
+                answers = credit_presence(s, presence, device=ev.device, now=clock.now(),
+                                          resolver=resolver)
             res.visits += sum(1 for a in answers if a["credited"])
         elif ev.type == "gate.passage":
             d = ev.data

@@ -96,11 +96,18 @@ class InstallResolver:
             return [int(i) for i in index.lookup((major, minor))]
 
 
-DEFAULT_RESOLVER = InstallResolver()
+def resolver_for(db: object) -> InstallResolver:
+    """The resolver of one database (kept on its :class:`~hub.db.Database`): its cache holds
+    install ids, which mean nothing in another database."""
+    found = getattr(db, "_install_resolver", None)
+    if found is None:
+        found = InstallResolver()
+        setattr(db, "_install_resolver", found)  # noqa: B010
+    return found  # type: ignore[no-any-return]
 
 
 def credit_presence(session: Session, presence: Presence, *, device: str, now: datetime,
-                    resolver: InstallResolver = DEFAULT_RESOLVER) -> list[dict[str, Any]]:
+                    resolver: InstallResolver) -> list[dict[str, Any]]:
     """Credit the visit of the install behind ``presence`` at every business that credits
     beacon visits and whose minimum dwell it reached; returns the answers decided now (a
     repeated visit key returns nothing: it was answered before).

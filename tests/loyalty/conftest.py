@@ -28,8 +28,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def db(tmp_path: Path, clock: FakeClock) -> Iterator[Database]:
-    d = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", clock)
+def db(db_url: str, clock: FakeClock) -> Iterator[Database]:
+    """The hub's database: every test using it runs on SQLite and on PostgreSQL."""
+    d = make_db(db_url, clock)
     yield d
     d.dispose()
 
