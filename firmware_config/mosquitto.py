@@ -138,6 +138,12 @@ def render_broker_conf(passwd_path: str, acl_path: str, listeners: Sequence[str]
         "allow_anonymous false",
         f"password_file {passwd_path}",
         f"acl_file {acl_path}",
+        "# Events wait at the broker while the hub is away (restart, upgrade): keep them across a",
+        "# broker restart, and queue far more than Mosquitto's default of 1000 per client, which",
+        "# silently drops the rest. The hub batches its acks, so let it have many in flight.",
+        "persistence true",
+        "max_queued_messages 200000",
+        "max_inflight_messages 1000",
         *listeners,
     ]
     return "\n".join(lines) + "\n"

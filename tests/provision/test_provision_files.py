@@ -361,3 +361,10 @@ def test_crl_names_revoked_and_replaced_certificates(tmp_path: Path) -> None:
     assert venue("provision", "--revoke", "g1", "--out", str(inv)).code == 0
     assert crl_serials() == {first, second}
     assert other not in crl_serials()
+
+
+def test_broker_snippet_keeps_events_while_the_hub_is_away(gate_inv: Path) -> None:
+    conf = (gate_inv / "mosquitto" / "venue.conf").read_text().splitlines()
+    assert "persistence true" in conf and "allow_anonymous false" in conf
+    queued = next(line for line in conf if line.startswith("max_queued_messages"))
+    assert int(queued.split()[1]) >= 100_000
