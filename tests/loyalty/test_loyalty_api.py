@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select, text
 from hub.db import Database
 from hub.loyalty.models import Customer, LedgerEntry
 from venue.clock import FakeClock
+from venue.messages import rfc3339
 
 PHONE = "+380671234567"
 
@@ -304,3 +306,25 @@ def test_a_coupon_used_at_the_gate_leaves_the_summary(client: TestClient) -> Non
     summary = ok(client.post("/api/v1/kiosk/identify", headers=s.kiosk_h,
                              json={"phone": PHONE, "businesses": [s.business]}))
     assert summary["coupons"] == []
+
+
+def test_a_temporary_bonus_expires_with_what_was_spent_of_it(client: TestClient,
+                                                             clock: FakeClock) -> None:
+    s = seed(client, visit_points=10, cost=50)
+    c = register(client, s)["customer"]
+    ok(visit(client, s, c))
+    until = clock.now() + timedelta(days=7)
+    grant = {"business": s.business, "customer": c, "account": "bonus_points", "delta": 8,
+             "note": "happy hour", "expires_at": rfc3339(until), "idempotency_key": key()}
+    got = ok(client.post("/api/v1/ledger/corrections", json=grant, headers=ADMIN_H), 201)
+    assert (got["points"], got["bonus_points"]) == (10, 8)
+    taken = client.post("/api/v1/ledger/corrections", headers=ADMIN_H,
+                        json={**grant, "delta": -1, "idempotency_key": key()})
+    assert taken.status_code == 409 and taken.json()["detail"]["reason"] == "not_supported"
+    spent = ok(client.post(f"/api/v1/rewards/{s.cheap_reward}/redeem", headers=s.kiosk_h,
+                           json={"customer": c, "idempotency_key": key()}), 201)
+    assert spent["balance"] == 10  # the 5 came out of the bonus
+    clock.advance(7 * 86400)
+    summary = ok(client.post("/api/v1/kiosk/identify", headers=s.kiosk_h,
+                             json={"phone": PHONE, "businesses": [s.business]}))
+    assert (summary["balances"][0]["points"], summary["balances"][0]["bonus_points"]) == (10, 0)
