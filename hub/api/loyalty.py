@@ -7,6 +7,7 @@ and leave only masked; nothing here logs a body.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -67,6 +68,13 @@ def secret(ctx: HubContext) -> identity.PhoneSecret:
 def limiter(ctx: HubContext, name: str) -> WindowLimiter:
     lim: WindowLimiter = ctx.extra[name]
     return lim
+
+
+def answer(body: dict[str, Any], status: int = 200) -> Response:
+    """JSON encoded once, here (FastAPI's response model would walk the dict again): the
+    kiosk's hot paths, identify and visits."""
+    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+                    status_code=status, media_type="application/json")
 
 
 def parse_phone(raw: str) -> str:
@@ -143,7 +151,7 @@ def post_customer(body: CustomerIn, response: Response, ctx: HubContext = Depend
 
 @router.post("/kiosk/identify")
 def identify(body: IdentifyIn, ctx: HubContext = Depends(context),
-             who: Principal = Depends(require("kiosk", "register", "admin"))) -> dict[str, Any]:
+             who: Principal = Depends(require("kiosk", "register", "admin"))) -> Response:
     """The customer summary for a phone number or a card; 404 for a stranger."""
     if not limiter(ctx, "identify_device").hit(who.device):
         raise HTTPException(429, "too many identifications from this device")
@@ -160,7 +168,7 @@ def identify(body: IdentifyIn, ctx: HubContext = Depends(context),
             customer = identity.by_card(s, body.card or "")
         if customer is None:
             raise UnknownCustomer("unknown customer")
-        return service.summary(s, customer, businesses, now=now)
+        return answer(service.summary(s, customer, businesses, now=now))
 
 
 @router.post("/customers/{customer_id}/cards", status_code=201)
@@ -197,7 +205,7 @@ def revoke_card(body: CardRevokeIn, ctx: HubContext = Depends(context),
 
 @router.post("/visits")
 def post_visit(body: VisitIn, ctx: HubContext = Depends(context),
-               who: Principal = Depends(require("kiosk", "beacon", "admin"))) -> dict[str, Any]:
+               who: Principal = Depends(require("kiosk", "beacon", "admin"))) -> Response:
     """Credit a visit once per cooldown (decided under the member's row lock)."""
     device = (body.device or who.device) if who.role == "admin" else who.device
 
@@ -208,7 +216,7 @@ def post_visit(body: VisitIn, ctx: HubContext = Depends(context),
                                         source=body.source, device=device,
                                         key=body.idempotency_key, at=body.at or now, now=now)
 
-    return retrying(run)
+    return answer(retrying(run))
 
 
 @router.post("/rewards", status_code=201)
