@@ -18,6 +18,9 @@ class HubSection:
     admin_token: str | None = None
     """Created as an admin token on start (also ``VENUE_ADMIN_TOKEN``)."""
     mqtt: bool = True
+    share_group: str = ""
+    """Hub replicas of a chain set this (e.g. ``"hub"``) to split events with ``$share``; a
+    venue's single hub leaves it empty so its session keeps events across a broker restart."""
     """Run the MQTT ingest (the broker is ``[mqtt] url``)."""
     annul_window_s: int = 60
     phone_region: str = "UA"

@@ -34,8 +34,21 @@ from venue.topics import parse_topic, share, site_filter
 
 log = logging.getLogger(__name__)
 
-EVENT_FILTER = share("hub", site_filter(kind="event/#"))
-"""``$share/hub/venue/v1/+/+/+/event/#``: hub replicas split the events between them."""
+EVENT_FILTER = site_filter(kind="event/#")
+"""``venue/v1/+/+/+/event/#``: every device event."""
+
+
+def event_filter(share_group: str = "") -> str:
+    """The events subscription: plain for a venue's one hub, ``$share/{group}/...`` for replicas.
+
+    A plain subscription lives in the hub's persistent session, so the broker keeps queueing events
+    for it across a broker restart. Mosquitto 2.0.11 does not restore shared subscriptions from
+    persistence: after a restart nothing is queued for them until the hub subscribes again, and
+    events the devices published meanwhile are acknowledged and lost (found by the broker-restart
+    drill). Replicas of a chain need ``$share`` to split the load, and must run a broker that
+    keeps shared subscriptions (or resubscribe before devices reconnect).
+    """
+    return share(share_group, EVENT_FILTER) if share_group else EVENT_FILTER
 STATUS_FILTER = site_filter(kind="status")
 """Not shared: every hub replica tracks every device, and retained status reaches only plain
 subscriptions."""
@@ -203,13 +216,15 @@ class MqttIngest:
         link: A started-or-not :class:`venue.mqtt.MqttLink` built with ``manual_ack=True``.
         clock: Receive times.
         batch_max: Most messages per transaction.
+        share_group: Subscribe as ``$share/{group}`` (hub replicas); empty: a plain subscription.
         on_alert: Called with each alert after its commit (default: ``link.publish_event``).
     """
 
     def __init__(self, db: Database, link: Any, *, clock: Clock | None = None,
-                 batch_max: int = 1000,
+                 batch_max: int = 1000, share_group: str = "",
                  on_alert: Callable[[dict[str, Any]], None] | None = None) -> None:
         self.db = db
+        self.share_group = share_group
         self.link = link
         self.clock = clock or SYSTEM_CLOCK
         self.batch_max = batch_max
@@ -221,7 +236,7 @@ class MqttIngest:
         self._idle = threading.Event()
 
     def start(self) -> None:
-        self.link.subscribe(EVENT_FILTER, self._queue.put, qos=1)
+        self.link.subscribe(event_filter(self.share_group), self._queue.put, qos=1)
         self.link.subscribe(STATUS_FILTER, self._queue.put, qos=1)
         self._thread.start()
 

@@ -70,7 +70,7 @@ def start_ingest(config: HubConfig, db: Database, *, clock: Clock) -> tuple[Any,
     ref = DeviceRef(config.device.site, "hub", config.device.id)
     link = MqttLink(ref, config.mqtt, outbox=Outbox(data / "hub-outbox.sqlite3"), clock=clock,
                     manual_ack=True)
-    ingest = MqttIngest(db, link, clock=clock)
+    ingest = MqttIngest(db, link, clock=clock, share_group=config.hub.share_group)
     ingest.start()
     link.start()
     return link, ingest

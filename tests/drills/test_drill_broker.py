@@ -13,7 +13,8 @@ ones published between the broker's restart and the hub's reconnect. The hub sub
 a *shared* subscription (``$share/hub/...``), and Mosquitto does not queue messages for a shared
 subscription of a persistent session restored from its persistence file until that client
 connects again (a plain subscription is queued; ``/tmp`` experiment in docs/operations.md). The
-devices got their PUBACKs, so the events are gone. Hence the strict xfail below, for the hub.
+devices got their PUBACKs, so the events are gone. Fixed: a venue's single hub now subscribes
+with a plain filter (hub.share_group empty); only replicas of a chain use ``$share``.
 """
 
 from __future__ import annotations
@@ -196,12 +197,6 @@ def test_broker_restart_devices_deliver_every_event_once(scenario: Scenario) -> 
 
 
 @pytest.mark.drill
-@pytest.mark.xfail(strict=True, reason=(
-    "hub bug (with Mosquitto 2.0.11): hub/ingest.py subscribes to events through the shared "
-    "subscription $share/hub/venue/v1/+/+/+/event/#; after a broker restart Mosquitto does not "
-    "queue messages for a shared subscription restored from its persistence file until the hub "
-    "reconnects, so events devices publish in that window (PUBACKed, gone from their outboxes) "
-    "never reach the hub. A plain subscription is queued (the audit subscriber gets them)."))
 def test_broker_restart_hub_stores_every_event_once(scenario: Scenario) -> None:
     s = scenario
     try:
