@@ -13,6 +13,8 @@ IdemKey = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 """Made once per action by the device (a kiosk's is ``{device}:{what}:{uuid}``)."""
 Name = Annotated[Printable, Field(min_length=1, max_length=200)]
 BusinessId = Annotated[int, Field(ge=1, le=2**31 - 1)]
+RowId = Annotated[int, Field(ge=1, le=2**63 - 1)]
+"""A 64-bit row id (a larger number is a 422, not a database overflow)."""
 Businesses = Annotated[list[BusinessId], Field(max_length=50)]
 PhoneText = Annotated[str, Field(min_length=1, max_length=40)]
 CardText = Annotated[str, Field(min_length=1, max_length=100)]
@@ -68,7 +70,7 @@ class RewardIn(Strict):
     business: BusinessId
     name: Name
     cost: Annotated[int, Field(ge=1, le=10_000_000)]
-    series: Annotated[int, Field(ge=1)]
+    series: RowId
     image: MediaName | None = None
 
 
@@ -85,7 +87,7 @@ class CategoryIn(Strict):
 
 class ItemIn(Strict):
     business: BusinessId
-    category: Annotated[int, Field(ge=1)]
+    category: RowId
     name: Name
     price: Price
     image: MediaName | None = None
@@ -99,7 +101,7 @@ class ItemPatch(Strict):
 
 
 class LineIn(Strict):
-    item: Annotated[int, Field(ge=1)]
+    item: RowId
     qty: Annotated[int, Field(ge=1, le=1000)]
 
 

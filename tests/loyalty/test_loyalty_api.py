@@ -328,3 +328,11 @@ def test_a_temporary_bonus_expires_with_what_was_spent_of_it(client: TestClient,
     summary = ok(client.post("/api/v1/kiosk/identify", headers=s.kiosk_h,
                              json={"phone": PHONE, "businesses": [s.business]}))
     assert (summary["balances"][0]["points"], summary["balances"][0]["bonus_points"]) == (10, 0)
+
+
+def test_ids_beyond_64_bits_are_a_422_not_a_server_error(client: TestClient) -> None:
+    s = seed(client)
+    r = client.post("/api/v1/checks", headers=s.kiosk_h,
+                    json={"business": s.business, "idempotency_key": key(),
+                          "lines": [{"item": 2**64, "qty": 1}]})
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"][:2] == ["body", "lines"]
