@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
-APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth mtools dosfstools fdisk xz-utils cloud-init
+APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth mtools dosfstools fdisk xz-utils cloud-init chromium
 STAMP := $(VENV)/.installed
 
 .PHONY: deps sysdeps venv test lint typecheck unit demo bench drills clean

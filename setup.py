@@ -55,6 +55,7 @@ DEV = [
     "httpx>=0.27",
     "schemathesis>=3.27",
     "aiosmtpd>=1.4",
+    "playwright>=1.40",
     "beacontools>=2.1",
     "pyyaml>=6",
 ]
