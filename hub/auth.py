@@ -21,7 +21,7 @@ from hub.models import ApiToken
 from venue.clock import Clock
 from venue.topics import check_id
 
-ROLES = ("admin", "validator", "register", "kiosk", "gate", "beacon")
+ROLES = ("admin", "operator", "validator", "register", "kiosk", "gate", "beacon", "outlet")
 
 
 @dataclass(frozen=True, slots=True)

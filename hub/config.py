@@ -45,9 +45,64 @@ class HubSection:
 
 
 @dataclass(frozen=True)
+class NotifySection:
+    """``[notify]``: how the hub reaches customers. Empty host/URL: that channel is off."""
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_user: str = ""
+    smtp_password: str | None = None
+    smtp_password_file: str | None = None
+    mail_from: str = "venue@localhost"
+    sms_url: str = ""
+    """URL template of the SMS gateway, with ``{phone}`` and ``{text}`` (URL-encoded)."""
+    sms_method: str = "POST"
+    sms_body: str = ""
+    """Body template (e.g. JSON) with ``{phone}`` and ``{text}`` (JSON-escaped); empty: none."""
+    sms_auth: str | None = None
+    """The ``Authorization`` header value for the gateway (a secret: prefer ``sms_auth_file``)."""
+    sms_auth_file: str | None = None
+    max_attempts: int = 5
+    retry_base_s: float = 30.0
+    """Retries back off as ``retry_base_s * 2**attempt``; after ``max_attempts`` a send is
+    recorded as failed (what it was for is kept; nothing else is undone)."""
+
+    def validate(self) -> None:
+        if not 0 < self.smtp_port < 65536:
+            raise ConfigError("notify.smtp_port: expected 1..65535")
+        if self.sms_method.upper() not in ("GET", "POST"):
+            raise ConfigError("notify.sms_method: expected GET or POST")
+        if self.max_attempts < 1:
+            raise ConfigError("notify.max_attempts: must be at least 1")
+        if self.retry_base_s < 0:
+            raise ConfigError("notify.retry_base_s: must not be negative")
+
+
+@dataclass(frozen=True)
+class WalletSection:
+    """``[wallet]``: the customers' wallet page served by the hub."""
+
+    base_url: str = "http://127.0.0.1:8080"
+    """The address customers open (the hub behind the venue's public name), for sent links."""
+    link_ttl_s: int = 30 * 24 * 3600
+    otp_ttl_s: int = 600
+
+    def validate(self) -> None:
+        if not self.base_url.startswith(("http://", "https://")):
+            raise ConfigError("wallet.base_url: expected an http:// or https:// URL")
+        if self.link_ttl_s <= 0 or self.otp_ttl_s <= 0:
+            raise ConfigError("wallet.link_ttl_s, wallet.otp_ttl_s: must be positive")
+
+
+@dataclass(frozen=True)
 class HubConfig(BaseConfig):
     device: DeviceSection = field(default_factory=lambda: DeviceSection(id="hub1"))
     hub: HubSection = field(default_factory=HubSection)
+    notify: NotifySection = field(default_factory=NotifySection)
+    wallet: WalletSection = field(default_factory=WalletSection)
 
     def validate(self) -> None:
         self.hub.validate()
+        self.notify.validate()
+        self.wallet.validate()

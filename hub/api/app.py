@@ -15,7 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 
-from hub.api import admin, gates, loyalty, shop, tickets
+from hub.api import admin, earn, gates, gifts, loyalty, operators, outlets, shop, tickets, wallet
 from hub.api.deps import HubContext
 from hub.auth import TokenCache
 from hub.db import Database
@@ -69,6 +69,8 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(loyalty.router)
     app.include_router(shop.router)
+    for extra in (operators, earn, gifts, wallet, outlets):
+        app.include_router(extra.router)
     per_device, per_phone = identify_limits
     app.state.hub.extra["identify_device"] = WindowLimiter(per_device, 60, clock=clock)
     app.state.hub.extra["identify_phone"] = WindowLimiter(per_phone, 60, clock=clock)

@@ -36,7 +36,7 @@ DeviceId = Annotated[str, Field(pattern=ID_PATTERN, examples=["g1"])]
 Nonce = Annotated[
     str, Field(pattern=NONCE_PATTERN, examples=["0192b3c4-1f00-7000-8000-000000000001"])
 ]
-Role = Literal["admin", "validator", "register", "kiosk", "gate", "beacon"]
+Role = Literal["admin", "operator", "validator", "register", "kiosk", "gate", "beacon", "outlet"]
 assert set(ROLES) == set(Role.__args__)  # type: ignore[attr-defined]
 
 

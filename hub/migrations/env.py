@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-import hub.loyalty.models  # noqa: F401  (registers the loyalty tables on Base)
+import hub.schema  # noqa: F401  (registers every table on Base)
 from hub.models import Base
 
 config = context.config

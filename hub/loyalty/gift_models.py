@@ -1,0 +1,3 @@
+"""Tables of gifts and passes: lottery, gift sets, prepaid top-ups, passes, ticket sales."""
+
+from __future__ import annotations

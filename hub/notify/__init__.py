@@ -1,0 +1,1 @@
+"""Notifications to customers: a queue, retries, and delivery adapters (SMTP email, HTTP SMS)."""

@@ -1,0 +1,3 @@
+"""Tables of the notification queue."""
+
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Operators: the command log, the dashboard and the steward page."""

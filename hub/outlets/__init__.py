@@ -1,0 +1,1 @@
+"""Sales outlets: partner logins that sell tickets of assigned series, and their invoices."""

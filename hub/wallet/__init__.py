@@ -1,0 +1,1 @@
+"""The customer's wallet page: signed links, one-time codes, promotions, sharing and transfers."""
