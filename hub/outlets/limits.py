@@ -131,8 +131,10 @@ def check_purchase(
 def raise_if_refused(decision: Decision, **extra: Any) -> None:
     """Turn a refusal into the API's 409 (``{"reason", "message", "limit", "held"}``)."""
     if not decision.allowed:
-        raise Conflict(str(decision.reason), decision.message, message=decision.message,
-                       limit=decision.limit, held=decision.held, **extra)
+        exc = Conflict(str(decision.reason), decision.message, limit=decision.limit,
+                       held=decision.held, **extra)
+        exc.detail["message"] = decision.message
+        raise exc
 
 
 __all__ = ["Decision", "PurchaseLimits", "PurchaseReason", "check_purchase", "decide_purchase",
