@@ -91,12 +91,18 @@ def _scan_of(ev: Event) -> OfflineScan | None:
     return OfflineScan(nonce, ref, ev.device, direction, scanned, ev.id)
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> None:
+def _insert(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Insert the events not stored yet; returns the ids this transaction inserted.
+
+    Only those are applied: a hub replica that received the same event at the same moment (a
+    shared subscription redelivering after a replica died) waits here on the other's row and
+    inserts nothing, so it does not apply the event a second time.
+    """
     if session.get_bind().dialect.name == "postgresql":
         stmt: Any = pg_insert(DeviceEvent).on_conflict_do_nothing(index_elements=["id"])
     else:
         stmt = sqlite_insert(DeviceEvent).on_conflict_do_nothing(index_elements=["id"])
-    session.execute(stmt, rows)
+    return set(session.scalars(stmt.returning(DeviceEvent.id), rows))
 
 
 def _touch(session: Session, site: str, role: str, device: str, *, seen: datetime | None = None,
@@ -155,13 +161,14 @@ def ingest_batch(
             known.update(s.scalars(select(DeviceEvent.id).where(
                 DeviceEvent.id.in_(ids[start : start + 900]))))
         fresh = [p for i, p in events.items() if i not in known]
-        res.duplicates += len(events) - len(fresh)
         if fresh:
-            _insert(s, [
+            inserted = _insert(s, [
                 {"id": p.event.id, "site": p.event.site, "role": p.role, "device": p.event.device,
                  "type": p.event.type, "ts": p.ts, "received_at": now, "data": p.event.data}
                 for p in fresh
             ])
+            fresh = [p for p in fresh if p.event.id in inserted]
+        res.duplicates += len(events) - len(fresh)
         res.stored = len(fresh)
         seen: dict[tuple[str, str, str], datetime] = {}
         for p in fresh:

@@ -72,8 +72,11 @@ def create_app(
     for extra in (operators, earn, gifts, wallet, outlets):
         app.include_router(extra.router)
     per_device, per_phone = identify_limits
-    app.state.hub.extra["identify_device"] = WindowLimiter(per_device, 60, clock=clock)
-    app.state.hub.extra["identify_phone"] = WindowLimiter(per_phone, 60, clock=clock)
+    # In the database, not in this process: replicas share one counter per device and number.
+    app.state.hub.extra["identify_device"] = WindowLimiter(
+        per_device, 60, db=db, scope="identify_device", clock=clock)
+    app.state.hub.extra["identify_phone"] = WindowLimiter(
+        per_phone, 60, db=db, scope="identify_phone", clock=clock)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:
