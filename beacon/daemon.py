@@ -39,6 +39,7 @@ from beacon.scanner import (
     backend_for,
 )
 from beacon.tracker import ENTER, Tracker, Transition
+from venue import ha
 from venue.clock import SYSTEM_CLOCK, Clock
 from venue.health import Health
 from venue.messages import rfc3339
@@ -124,6 +125,9 @@ class BeaconDaemon:
         self._ready = threading.Event()
         self._warned_malformed = False
         self.link.on_command("restart_scan", self._cmd_restart_scan)
+        # Home Assistant shows the scanner with its presence count (venue/ha.py).
+        self.ha = ha.attach(self.link, ha.BEACON_ENTITIES, model="beacon scanner",
+                            name=f"Beacon scanner {config.device.id}")
 
     # -- the hot path: bleak's detection callback (loop thread, never blocks, never raises) ------
 

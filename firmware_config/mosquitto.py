@@ -8,8 +8,9 @@ bytes come from :func:`hashlib.pbkdf2_hmac`, and a test checks a real broker acc
 
 The ACL gives each device the narrowest rights the MQTT contract needs: write its own
 ``status``, ``telemetry``, ``event/#`` and ``cmd_result`` and its Home Assistant discovery topic;
-read only its own ``cmd/#``. It can never write a command, not even to itself. A hub reads every
-topic of its site and writes commands to any device.
+read only its own ``cmd/#`` (and Home Assistant's ``homeassistant/status``, to publish discovery
+again when Home Assistant restarts). It can never write a command, not even to itself. A hub reads
+every topic of its site and writes commands to any device.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from venue.ha import HA_STATUS
 from venue.topics import DeviceRef, ha_discovery
 
 ITERATIONS = 101
@@ -104,6 +106,7 @@ def device_acl(ref: DeviceRef, username: str) -> list[str]:
             f"topic read venue/v1/{ref.site}/#",
             f"topic write venue/v1/{ref.site}/+/+/cmd/#",
             "topic read homeassistant/#",
+            f"topic write {ha_discovery(ref.device)}",
         ]
         return lines
     lines += [
@@ -113,6 +116,7 @@ def device_acl(ref: DeviceRef, username: str) -> list[str]:
         f"topic write {ref.cmd_result()}",
         f"topic read {ref.root}/cmd/#",
         f"topic write {ha_discovery(ref.device)}",
+        f"topic read {HA_STATUS}",  # Home Assistant's birth message: publish discovery again
     ]
     return lines
 

@@ -1,5 +1,5 @@
 """What operators do to a gate over MQTT: commands (recorded with who asked) and what they see
-(Home Assistant discovery of the gate's telemetry).
+(Home Assistant discovery of the gate's telemetry and its "open" button, through venue/ha.py).
 
 Commands (docs/contracts.md): ``open`` (one pulse, no ticket), ``lock``/``unlock``,
 ``free-passage {"on"}`` (relay held open, scans still decided and logged), ``reload`` (timing and
@@ -17,26 +17,13 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from gate.config import GateConfig
-from venue.messages import Command, dump_json, rfc3339
-from venue.topics import ha_discovery
+from venue import ha
+from venue.messages import Command, rfc3339
 
 if TYPE_CHECKING:
     from gate.daemon import GateDaemon
 
 log = logging.getLogger("venue.gate.operator")
-
-# Telemetry fields an operator's Home Assistant shows: key -> (name, unit, binary).
-HA_FIELDS: dict[str, tuple[str, str | None, bool]] = {
-    "offline": ("Offline", None, True),
-    "scans_per_min": ("Scans per minute", "scans/min", False),
-    "admits": ("Admissions", None, False),
-    "rejects": ("Rejections", None, False),
-    "replica_age_s": ("Replica age", "s", False),
-    "queue_depth": ("Outbox depth", None, False),
-    "garbage_total": ("Unreadable scans", None, False),
-    "mode": ("Mode", None, False),
-}
-
 
 def telemetry(d: GateDaemon) -> dict[str, Any]:
     """What a gate reports every ``telemetry_s`` and answers to ``ping``."""
@@ -72,6 +59,7 @@ class Operator:
 
     def __init__(self, daemon: GateDaemon) -> None:
         self.d = daemon
+        self.ha: ha.Discovery | None = None
 
     def register(self, link: Any) -> None:
         for name, handler in (
@@ -84,8 +72,8 @@ class Operator:
             ("refresh-replica", self.refresh),
         ):
             link.on_command(name, handler)
-        if hasattr(link, "when_connected"):
-            link.when_connected(lambda: self.publish_discovery(link))
+        if hasattr(link, "when_connected") and hasattr(link, "subscribe"):
+            self.ha = ha.attach(link, ha.GATE_ENTITIES, name=f"Gate {self.d.ref.device}")
 
     def _record(self, cmd: Command) -> str:
         by = str(cmd.args.get("by") or cmd.by or "unknown")
@@ -166,39 +154,5 @@ class Operator:
                 log.debug("telemetry failed", exc_info=True)
 
     def discovery(self) -> dict[str, Any]:
-        """Home Assistant device discovery payload: one entity per telemetry field."""
-        ref = self.d.ref
-        components: dict[str, Any] = {}
-        for key, (name, unit, binary) in HA_FIELDS.items():
-            comp: dict[str, Any] = {
-                "platform": "binary_sensor" if binary else "sensor",
-                "name": name,
-                "unique_id": f"venue_{ref.site}_{ref.device}_{key}",
-                "state_topic": ref.telemetry(),
-                "value_template": (
-                    f"{{{{ 'ON' if value_json.{key} else 'OFF' }}}}"
-                    if binary
-                    else f"{{{{ value_json.{key} }}}}"
-                ),
-            }
-            if unit:
-                comp["unit_of_measurement"] = unit
-            components[key] = comp
-        return {
-            "device": {
-                "identifiers": [f"venue_{ref.site}_{ref.device}"],
-                "name": f"Gate {ref.device}",
-                "manufacturer": "venue",
-                "model": "gate",
-            },
-            "origin": {"name": "venue"},
-            "availability_topic": ref.status(),
-            "availability_template": "{{ value_json.state }}",
-            "payload_available": "online",
-            "payload_not_available": "offline",
-            "components": components,
-        }
-
-    def publish_discovery(self, link: Any) -> None:
-        """Retained, on every connect (runs on paho's thread: publish and return)."""
-        link.publish(ha_discovery(self.d.ref.device), dump_json(self.discovery()), retain=True)
+        """Home Assistant device discovery payload (venue/ha.py): counters, mode, "open"."""
+        return ha.discovery_payload(self.d.ref, ha.GATE_ENTITIES, name=f"Gate {self.d.ref.device}")

@@ -170,6 +170,11 @@ def build(
                         status_extra=lambda: {"hub": "demo" if cfg.kiosk.demo else "http"})
     if link is not None:
         events = MqttEvents(link)
+        if hasattr(link, "when_connected"):
+            from venue import ha
+
+            # Home Assistant shows the kiosk's screen and hub state, and a reload button.
+            ha.attach(link, ha.KIOSK_ENTITIES, name=f"Kiosk {cfg.device.id}")
     backend = Backend(hub, store, clock, device=cfg.device.id,
                       businesses=list(cfg.kiosk.businesses))
     kiosk = Kiosk(cfg, None, hub, store, link, events, Health(clock=clock))  # type: ignore[arg-type]
