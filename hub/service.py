@@ -36,20 +36,25 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
 
     bootstrap(db, clock=clock, admin_token=config.hub.admin_token)
     set_default_region(config.hub.phone_region)
-    link, ingest = None, None
+    link, ingest, ops = None, None, None
     if config.hub.mqtt:
         link, ingest = start_ingest(config, db, clock=clock)
+        ops = start_ops(config, clock=clock)
     publish = None if link is None else link.publish_event
     app = create_app(db, clock=clock, annul_window=timedelta(seconds=config.hub.annul_window_s),
                      publish=publish,
                      identify_limits=(config.hub.identify_per_device_per_min,
                                       config.hub.identify_per_phone_per_min))
+    if ops is not None:
+        app.state.hub.extra["ops"] = ops  # commands and live events (hub.api.operators)
     host, _, port = config.hub.listen.rpartition(":")
     log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
     try:
         uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning",
                     access_log=False)
     finally:
+        if ops is not None:
+            ops.stop()
         if ingest is not None:
             ingest.stop()
         if link is not None:
@@ -71,6 +76,19 @@ def start_ingest(config: HubConfig, db: Database, *, clock: Clock) -> tuple[Any,
     link = MqttLink(ref, config.mqtt, outbox=Outbox(data / "hub-outbox.sqlite3"), clock=clock,
                     manual_ack=True)
     ingest = MqttIngest(db, link, clock=clock, share_group=config.hub.share_group)
+    from venue import ha
+
+    ha.attach(link, ha.HUB_ENTITIES, name=f"Hub {config.device.id}")  # Home Assistant sees it
     ingest.start()
     link.start()
     return link, ingest
+
+
+def start_ops(config: HubConfig, *, clock: Clock) -> Any:
+    """The operators' live view and command link: a second, observer connection to the broker
+    (see :mod:`hub.ops.live`)."""
+    from hub.ops.live import OpsLive
+
+    ops = OpsLive(config.mqtt, clock=clock)
+    ops.start()
+    return ops
