@@ -1,7 +1,135 @@
-"""Gifts and passes: lottery, gift sets, prepaid top-ups, passes, tickets sold in the catalog."""
+"""Gifts and passes: lottery, gift sets, prepaid top-ups, catalog items sold as tickets, coupon
+benefits on checks.
+
+Every write takes an idempotency key (or is configuration by an admin) and runs through
+:func:`hub.api.loyalty.retrying`, so a twin that lost a unique-constraint race reads the answer
+the winner stored.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import secrets
+from typing import Annotated, Any
 
-router = APIRouter()
+from fastapi import APIRouter, Depends, Path, Query, Response
+from sqlalchemy import select
+
+from hub.api.deps import HubContext, context, require
+from hub.api.gift_schemas import CodesIn, LotteryIn, LotteryPatch, PlayIn, PrizesIn
+from hub.api.loyalty import retrying
+from hub.auth import Principal
+from hub.delivery import qr_png, qr_svg
+from hub.loyalty import giftcodes, lottery
+from hub.loyalty.gift_models import GiftCode
+from hub.series import NotFound
+
+router = APIRouter(prefix="/api/v1", tags=["gifts"])
+ADMIN = require("admin")
+RowPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
+BusinessQuery = Annotated[list[int], Query(max_length=50)]
+
+
+def randbelow(ctx: HubContext) -> lottery.RandBelow:
+    """The lottery's random source: the OS's, unless a test put a seeded one in ``extra``."""
+    fn: lottery.RandBelow = ctx.extra.get("lottery_randbelow", secrets.randbelow)
+    return fn
+
+
+# --- lottery -----------------------------------------------------------------------------------
+
+
+@router.get("/lotteries")
+def get_lotteries(business: BusinessQuery = [],  # noqa: B006 (FastAPI copies defaults)
+                  ctx: HubContext = Depends(context),
+                  _: Principal = Depends(require("kiosk", "register", "admin"))
+                  ) -> dict[str, Any]:
+    """The running lotteries of these businesses (active, with a prize left)."""
+    with ctx.db.read() as s:
+        return {"lotteries": [{k: v for k, v in lottery.lottery_json(row).items()
+                               if k != "active"}
+                              for row in lottery.running(s, business)]}
+
+
+@router.post("/lotteries", status_code=201)
+def post_lottery(body: LotteryIn, ctx: HubContext = Depends(context),
+                 _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    with ctx.db.write() as s:
+        return lottery.lottery_json(lottery.create(s, business_id=body.business, name=body.name,
+                                                   text=body.text, now=ctx.clock.now()))
+
+
+@router.patch("/lotteries/{lottery_id}")
+def patch_lottery(body: LotteryPatch, lottery_id: RowPath, ctx: HubContext = Depends(context),
+                  _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Switch a lottery off (plays get 409 ``ended``) or on again."""
+    with ctx.db.write() as s:
+        return lottery.lottery_json(lottery.set_active(s, lottery_id, body.active))
+
+
+@router.put("/lotteries/{lottery_id}/prizes")
+def put_prizes(body: PrizesIn, lottery_id: RowPath, ctx: HubContext = Depends(context),
+               _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Upload the prize list (replaces the previous one)."""
+    specs = [lottery.PrizeSpec(p.name, p.series, p.weight, p.count) for p in body.prizes]
+    with ctx.db.write() as s:
+        return {"prizes": [lottery.prize_json(p) for p in lottery.set_prizes(s, lottery_id,
+                                                                              specs)]}
+
+
+@router.get("/lotteries/{lottery_id}/prizes")
+def get_prizes(lottery_id: RowPath, ctx: HubContext = Depends(context),
+               _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    with ctx.db.read() as s:
+        lottery.get_lottery(s, lottery_id)
+        return {"prizes": [lottery.prize_json(p) for p in lottery.prizes_of(s, lottery_id)]}
+
+
+@router.post("/lotteries/{lottery_id}/codes", status_code=201)
+def post_lottery_codes(body: CodesIn, lottery_id: RowPath, ctx: HubContext = Depends(context),
+                       _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Generate ``count`` codes, or import ``codes``; the answer lists them (to print)."""
+    with ctx.db.write() as s:
+        return {"codes": lottery.make_codes(s, lottery_id, count=body.count,
+                                            texts=body.codes or (), now=ctx.clock.now())}
+
+
+@router.get("/lotteries/{lottery_id}/codes")
+def get_lottery_codes(lottery_id: RowPath, ctx: HubContext = Depends(context),
+                      _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    with ctx.db.read() as s:
+        lottery.get_lottery(s, lottery_id)
+        return {"codes": giftcodes.list_codes(s, lottery.KIND, lottery_id)}
+
+
+@router.post("/lotteries/play", status_code=201)
+def post_play(body: PlayIn, ctx: HubContext = Depends(context),
+              who: Principal = Depends(require("kiosk", "register", "admin"))
+              ) -> dict[str, Any]:
+    """Play a scanned or typed lottery code once: a prize, its coupon into the wallet."""
+    rand = randbelow(ctx)
+
+    def run() -> dict[str, Any]:
+        with ctx.db.write() as s:
+            return lottery.play(s, customer_id=body.customer, text=body.code,
+                                key=body.idempotency_key, device=who.device,
+                                now=ctx.clock.now(), randbelow=rand)
+
+    return retrying(run)
+
+
+@router.get("/gift-codes/{code}/qr.{fmt}")
+def get_gift_code_qr(code: Annotated[str, Path(min_length=4, max_length=64)],
+                     fmt: Annotated[str, Path(pattern=r"^(png|svg)$")],
+                     ctx: HubContext = Depends(context),
+                     _: Principal = Depends(ADMIN)) -> Response:
+    """A lottery or gift-set code as a QR image, to print (it holds the code's text)."""
+    try:
+        text = giftcodes.normalize(code)
+    except ValueError:
+        raise NotFound("unknown gift code") from None
+    with ctx.db.read() as s:
+        if s.scalar(select(GiftCode.id).where(GiftCode.code == text)) is None:
+            raise NotFound("unknown gift code")
+    if fmt == "png":
+        return Response(qr_png(text), media_type="image/png")
+    return Response(qr_svg(text), media_type="image/svg+xml")

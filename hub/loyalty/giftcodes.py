@@ -1,0 +1,133 @@
+"""One-time gift codes (lottery tickets, gift-set codes) and issuing a coupon into a wallet.
+
+A code is text a customer scans or types; it is normalised (upper case, no spaces or dashes)
+before it is stored or looked up, so ``ab12-cd34`` typed on a keypad finds ``AB12CD34``. The
+``code`` column is unique across lotteries and gift sets: one text means one thing.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert, select, union
+from sqlalchemy.orm import Session
+
+from hub import issuing
+from hub.loyalty.errors import Conflict
+from hub.loyalty.gift_models import GiftCode
+from hub.models import Code, Series
+from hub.series import NotFound
+
+ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""No 0/O or 1/I: a code read off paper is typed right."""
+GENERATED_LENGTH = 12
+"""32**12 = 2**60 codes: not guessable by a kiosk's rate of tries."""
+MAX_BATCH = 10_000
+_VALID = re.compile(r"^[A-Z0-9]{4,64}$")
+
+
+def normalize(text: str) -> str:
+    """The stored form of a scanned or typed code (raises :class:`ValueError` if impossible)."""
+    out = re.sub(r"[\s-]+", "", text).upper()
+    if not _VALID.match(out):
+        raise ValueError("a code is 4-64 letters and digits")
+    return out
+
+
+def generate(n: int) -> list[str]:
+    return ["".join(secrets.choice(ALPHABET) for _ in range(GENERATED_LENGTH)) for _ in range(n)]
+
+
+def add_codes(session: Session, *, kind: str, owner_id: int, business_id: int,
+              texts: Iterable[str], now: datetime) -> list[str]:
+    """Store codes for a lottery or gift set; any that exist already (anywhere) refuse the batch.
+
+    Raises:
+        Conflict: ``duplicate_codes`` naming up to 20 of them (nothing is stored).
+    """
+    codes = list(dict.fromkeys(texts))
+    if not 1 <= len(codes) <= MAX_BATCH:
+        raise Conflict("bad_batch", f"1..{MAX_BATCH} codes at a time")
+    taken: list[str] = []
+    for start in range(0, len(codes), 500):
+        taken += session.scalars(select(GiftCode.code).where(
+            GiftCode.code.in_(codes[start:start + 500])))
+    if taken:
+        raise Conflict("duplicate_codes", "some codes exist already", codes=sorted(taken)[:20])
+    rows = [dict(kind=kind, owner_id=owner_id, business_id=business_id, code=c, created_at=now)
+            for c in codes]
+    for start in range(0, len(rows), 2000):
+        session.execute(insert(GiftCode), rows[start:start + 2000])
+    return codes
+
+
+def lock_code(session: Session, text: str, kind: str, what: str) -> GiftCode:
+    """The code row, locked (a second play of it waits here, then sees it used).
+
+    Raises:
+        NotFound: ``unknown {what} code`` (also for text that cannot be a code).
+    """
+    try:
+        code = normalize(text)
+    except ValueError:
+        raise NotFound(f"unknown {what} code") from None
+    row = session.scalar(select(GiftCode).where(GiftCode.code == code, GiftCode.kind == kind)
+                         .with_for_update())
+    if row is None:
+        raise NotFound(f"unknown {what} code")
+    return row
+
+
+def list_codes(session: Session, kind: str, owner_id: int) -> list[dict[str, Any]]:
+    return [{"code": c.code, "used": c.used_at is not None}
+            for c in session.scalars(select(GiftCode).where(
+                GiftCode.kind == kind, GiftCode.owner_id == owner_id).order_by(GiftCode.id))]
+
+
+def issue_coupon(session: Session, series_id: int, *, customer_id: str, business_id: int,
+                 now: datetime) -> dict[str, Any]:
+    """Issue one code of ``series_id`` into the customer's wallet: the summary's coupon shape.
+
+    Raises:
+        Conflict: ``unavailable`` when the series cannot issue (the caller's transaction rolls
+            back whatever it did before).
+    """
+    from hub.loyalty.service import coupon_json  # the service imports this module's users
+
+    try:
+        issued = issuing.issue(session, series_id, customers=[customer_id], now=now)[0]
+    except (issuing.IssueError, NotFound) as exc:
+        raise Conflict("unavailable", str(exc)) from None
+    session.flush()
+    code = session.scalar(select(Code).where(Code.ref == issued.ref))
+    series = session.get(Series, series_id)
+    assert code is not None and series is not None
+    return coupon_json(code, series, business_id, reveal=True)
+
+
+def series_businesses(session: Session, business_ids: list[int]) -> dict[int, int]:
+    """Series whose coupons these businesses give out other than as rewards (lottery prizes,
+    gift sets, catalog items sold as tickets): a series → its business, for the summary."""
+    from hub.loyalty.gift_models import GiftSet, GiftSetLine, ItemSeries, Lottery, Prize
+    from hub.loyalty.models import Item
+
+    if not business_ids:
+        return {}
+    out: dict[int, int] = {}
+    rows: list[Any] = list(session.execute(union(
+        select(Prize.series_id, Lottery.business_id).join(Lottery, Lottery.id == Prize.lottery_id)
+        .where(Lottery.business_id.in_(business_ids), Prize.series_id.is_not(None)),
+        select(GiftSetLine.series_id, GiftSet.business_id)
+        .join(GiftSet, GiftSet.id == GiftSetLine.giftset_id)
+        .where(GiftSet.business_id.in_(business_ids)),
+        select(ItemSeries.series_id, Item.business_id)
+        .join(Item, Item.id == ItemSeries.item_id)
+        .where(Item.business_id.in_(business_ids)),
+    )).all())
+    for sid, bid in rows:
+        out.setdefault(int(sid), int(bid))
+    return out
