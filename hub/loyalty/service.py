@@ -13,7 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
-from hub.loyalty import ledger
+from hub.loyalty import giftcodes, ledger
 from hub.loyalty.errors import Conflict, UnknownCustomer
 from hub.loyalty.identity import PhoneSecret
 from hub.loyalty.identity import register as register_customer
@@ -115,6 +115,8 @@ def summary(session: Session, customer: Customer, businesses: list[int], *, now:
     rewards = list(session.scalars(select(Reward).where(
         Reward.business_id.in_(list(rows)), Reward.active.is_(True)).order_by(Reward.cost)))
     series_business = {r.series_id: r.business_id for r in rewards}
+    for sid, bid in giftcodes.series_businesses(session, list(rows)).items():
+        series_business.setdefault(sid, bid)  # lottery prizes, gift sets, tickets sold
     coupons = []
     if series_business:
         for code, series in session.execute(
