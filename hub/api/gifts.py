@@ -15,11 +15,19 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 from sqlalchemy import select
 
 from hub.api.deps import HubContext, context, require
-from hub.api.gift_schemas import CodesIn, LotteryIn, LotteryPatch, PlayIn, PrizesIn
+from hub.api.gift_schemas import (
+    CodesIn,
+    GiftRedeemIn,
+    GiftSetIn,
+    LotteryIn,
+    LotteryPatch,
+    PlayIn,
+    PrizesIn,
+)
 from hub.api.loyalty import retrying
 from hub.auth import Principal
 from hub.delivery import qr_png, qr_svg
-from hub.loyalty import giftcodes, lottery
+from hub.loyalty import giftcodes, giftsets, lottery
 from hub.loyalty.gift_models import GiftCode
 from hub.series import NotFound
 
@@ -133,3 +141,46 @@ def get_gift_code_qr(code: Annotated[str, Path(min_length=4, max_length=64)],
     if fmt == "png":
         return Response(qr_png(text), media_type="image/png")
     return Response(qr_svg(text), media_type="image/svg+xml")
+
+
+# --- gift sets ---------------------------------------------------------------------------------
+
+
+@router.post("/giftsets", status_code=201)
+def post_giftset(body: GiftSetIn, ctx: HubContext = Depends(context),
+                 _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """A gift set: one code gives one coupon of each series listed (a series may repeat)."""
+    with ctx.db.write() as s:
+        return giftsets.create(s, business_id=body.business, name=body.name,
+                               series=body.series, now=ctx.clock.now())
+
+
+@router.post("/giftsets/{giftset_id}/codes", status_code=201)
+def post_giftset_codes(body: CodesIn, giftset_id: RowPath, ctx: HubContext = Depends(context),
+                       _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    with ctx.db.write() as s:
+        return {"codes": giftsets.make_codes(s, giftset_id, count=body.count,
+                                             texts=body.codes or (), now=ctx.clock.now())}
+
+
+@router.get("/giftsets/{giftset_id}/codes")
+def get_giftset_codes(giftset_id: RowPath, ctx: HubContext = Depends(context),
+                      _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    with ctx.db.read() as s:
+        giftsets.get_giftset(s, giftset_id)
+        return {"codes": giftcodes.list_codes(s, giftsets.KIND, giftset_id)}
+
+
+@router.post("/giftsets/redeem", status_code=201)
+def post_giftset_redeem(body: GiftRedeemIn, ctx: HubContext = Depends(context),
+                        who: Principal = Depends(require("kiosk", "register", "admin"))
+                        ) -> dict[str, Any]:
+    """Redeem a gift set code: all of its coupons into the customer's wallet, once."""
+
+    def run() -> dict[str, Any]:
+        with ctx.db.write() as s:
+            return giftsets.redeem(s, customer_id=body.customer, text=body.code,
+                                   key=body.idempotency_key, device=who.device,
+                                   now=ctx.clock.now())
+
+    return retrying(run)

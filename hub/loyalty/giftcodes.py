@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -63,6 +63,20 @@ def add_codes(session: Session, *, kind: str, owner_id: int, business_id: int,
     for start in range(0, len(rows), 2000):
         session.execute(insert(GiftCode), rows[start:start + 2000])
     return codes
+
+
+def make(session: Session, *, kind: str, owner_id: int, business_id: int,
+         count: int | None, texts: Sequence[str], now: datetime) -> list[str]:
+    """Generate ``count`` codes or import ``texts`` (normalised; a malformed one is a 409)."""
+    if texts:
+        try:
+            wanted = [normalize(t) for t in texts]
+        except ValueError as exc:
+            raise Conflict("bad_code", str(exc)) from None
+    else:
+        wanted = generate(count or 0)
+    return add_codes(session, kind=kind, owner_id=owner_id, business_id=business_id,
+                     texts=wanted, now=now)
 
 
 def lock_code(session: Session, text: str, kind: str, what: str) -> GiftCode:

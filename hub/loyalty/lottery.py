@@ -157,15 +157,8 @@ def make_codes(session: Session, lottery_id: int, *, count: int | None = None,
                texts: Sequence[str] = (), now: datetime) -> list[str]:
     """Generate ``count`` codes or import ``texts`` (normalised; a malformed one is a 409)."""
     row = get_lottery(session, lottery_id)
-    if texts:
-        try:
-            wanted = [giftcodes.normalize(t) for t in texts]
-        except ValueError as exc:
-            raise Conflict("bad_code", str(exc)) from None
-    else:
-        wanted = giftcodes.generate(count or 0)
-    return giftcodes.add_codes(session, kind=KIND, owner_id=row.id, business_id=row.business_id,
-                               texts=wanted, now=now)
+    return giftcodes.make(session, kind=KIND, owner_id=row.id, business_id=row.business_id,
+                          count=count, texts=texts, now=now)
 
 
 # --- playing -----------------------------------------------------------------------------------
