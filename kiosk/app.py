@@ -19,9 +19,11 @@ from kivy.clock import Clock
 
 from kiosk.config import KioskConfig
 from kiosk.i18n import Translator
+from kiosk.media import MediaCache
+from kiosk.platform import effective_rotation
 from kiosk.presenter import Presenter
 from kiosk.runner import ThreadRunner
-from kiosk.screens import loyalty, shop, start
+from kiosk.screens import lottery, loyalty, shop, start
 from kiosk.screens.root import Builder, Ctx, KioskRoot
 from kiosk.screens.widgets import Theme
 from kiosk.states import Screen
@@ -39,6 +41,8 @@ BUILDERS: dict[Screen, Builder] = {
     Screen.REWARDS: loyalty.rewards,
     Screen.CONFIRM: loyalty.confirm,
     Screen.COUPON: loyalty.coupon,
+    Screen.LOTTERY: lottery.lottery,
+    Screen.PRIZE: lottery.prize,
     Screen.SHOP: shop.shop,
     Screen.ITEMS: shop.items,
     Screen.CART: shop.cart,
@@ -89,6 +93,24 @@ def collect_between_customers(presenter: Presenter) -> None:
     presenter.subscribe(on_change)
 
 
+def media_cache(cfg: KioskConfig) -> MediaCache:
+    """Pictures from the hub under ``{data_dir}/media``, bounded by ``kiosk.media_max_mb``."""
+    return MediaCache(Path(cfg.device.data_dir) / "media",
+                      max_bytes=int(cfg.kiosk.media_max_mb * 1024 * 1024))
+
+
+def apply_rotation(rotation: int) -> None:
+    """Turn the picture (and the touches with it) for a display mounted rotated.
+
+    ``graphics.rotation`` in Kivy's config already sets it when the window opens; setting
+    ``Window.rotation`` again here makes it hold whatever window provider read the config.
+    """
+    from kivy.core.window import Window
+
+    if Window is not None and Window.rotation != rotation:
+        Window.rotation = rotation
+
+
 def make_root(kiosk: Kiosk, translator: Translator | None = None) -> KioskRoot:
     """The root widget for a wired kiosk."""
     cfg = kiosk.cfg.kiosk
@@ -109,6 +131,7 @@ class KioskApp(App):
         self.runner = ThreadRunner(ui_deliver)
         self.kiosk = build(cfg, self.runner, actions={"reload": self.reload,
                                                       "restart": self.restart})
+        self.kiosk.presenter.attach_media(media_cache(cfg))
         self.root_widget: KioskRoot | None = None
         self.camera: Any = None
 
@@ -118,6 +141,7 @@ class KioskApp(App):
 
     def on_start(self) -> None:
         k = self.kiosk
+        apply_rotation(effective_rotation(self.cfg.kiosk.display))
         if k.link is not None:
             k.attach_commands(ui_deliver, self.reload)
             k.link.start()
@@ -146,7 +170,8 @@ class KioskApp(App):
             ui_deliver(lambda: p.card_scanned(text))
 
         def wanted() -> bool:
-            return p.state.screen in (Screen.SCAN, Screen.IDENTIFY) and p.state.busy is None
+            return (p.state.screen in (Screen.SCAN, Screen.IDENTIFY, Screen.LOTTERY)
+                    and p.state.busy is None)
 
         try:
             self.camera = CardScanner(self.cfg.kiosk.camera, on_code=found, active=wanted)

@@ -108,6 +108,8 @@ class KioskSection:
     telemetry_s: float = 60.0
     maintenance_pin: str = "2468"
     """PIN for the maintenance screen (tap the top-left corner five times to open its pad)."""
+    media_max_mb: float = 32.0
+    """Bound of the picture cache (``{data_dir}/media``); the least recently shown go first."""
     queue: str | None = None
     """Durable queue of visit credits (SQLite); default ``{data_dir}/kiosk-queue.db``."""
     branding: BrandingSection = field(default_factory=BrandingSection)
@@ -128,7 +130,8 @@ class KioskSection:
             )
         if self.default_language not in self.languages:
             raise ConfigError("kiosk.default_language: must be one of kiosk.languages")
-        for name in ("idle_timeout_s", "done_timeout_s", "http_timeout_s", "retry_s"):
+        for name in ("idle_timeout_s", "done_timeout_s", "http_timeout_s", "retry_s",
+                     "media_max_mb"):
             if getattr(self, name) <= 0:
                 raise ConfigError(f"kiosk.{name}: must be positive")
         if not (self.maintenance_pin.isdigit() and 4 <= len(self.maintenance_pin) <= 8):

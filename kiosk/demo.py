@@ -14,6 +14,7 @@ import time
 from datetime import datetime, timedelta
 from decimal import Decimal
 
+from kiosk.demo_offers import DEMO_LOSE_CODE, DEMO_WIN_CODE, DemoOffers
 from kiosk.models import (
     Balance,
     Catalog,
@@ -62,9 +63,16 @@ ITEMS = (
     (13, 3, "Cheesecake", "95.00"),
 )
 UNAVAILABLE = frozenset({10})
+NO_PICTURE = frozenset({10, 13})
+"""Items without a picture (the tile shows the initial instead)."""
 
 
-class DemoHub:
+def _picture(iid: int, name: str) -> str | None:
+    slug = name.lower().replace(" ", "-")
+    return None if iid in NO_PICTURE else f"/api/v1/media/{slug}.png"
+
+
+class DemoHub(DemoOffers):
     """A :class:`~kiosk.models.HubClient` over demo data.
 
     Args:
@@ -89,6 +97,7 @@ class DemoHub:
         self._next_serial = 100
         self._next_check = 16
         self.checks: list[tuple[str | None, list[OrderLine]]] = []
+        self._init_offers()
         self._add(DEMO_PHONE, "c_demo0001", points=120)
         self._coupons["c_demo0001"] = [
             Coupon("7:42", 7, "Free coffee", 1, code="V1DEMO7QX42FREECOFFEE", serial="7-42-3"),
@@ -209,7 +218,8 @@ class DemoHub:
             business,
             tuple(Category(cid, name) for cid, name in CATEGORIES),
             tuple(
-                Item(iid, cat, name, Decimal(price), available=iid not in UNAVAILABLE)
+                Item(iid, cat, name, Decimal(price), image=_picture(iid, name),
+                     available=iid not in UNAVAILABLE)
                 for iid, cat, name, price in ITEMS
             ),
         )
@@ -240,9 +250,6 @@ class DemoHub:
             self._answers[idempotency_key] = result
             return result
 
-    def media(self, path: str) -> bytes | None:
-        return None
-
     def ping(self) -> bool:
         return not self.offline
 
@@ -252,4 +259,4 @@ class DemoHub:
             self._points[(customer, business)] = points
 
 
-__all__ = ["DEMO_CARD", "DEMO_PHONE", "DemoHub"]
+__all__ = ["DEMO_CARD", "DEMO_LOSE_CODE", "DEMO_PHONE", "DEMO_WIN_CODE", "DemoHub"]

@@ -18,16 +18,35 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from kiosk.demo import DemoHub
-from kiosk.models import Coupon, HubError, HubReason, OrderLine, Summary, VisitRequest
+from kiosk.models import (
+    Coupon,
+    HubError,
+    HubReason,
+    OrderLine,
+    Promotion,
+    Summary,
+    VisitRequest,
+)
 from venue.messages import parse_time, rfc3339
 
 _REDEEM = re.compile(r"^/api/v1/rewards/(\d+)/redeem$")
+_CLAIM = re.compile(r"^/api/v1/promotions/(\d+)/claim$")
+_CONFLICTS = (HubReason.INSUFFICIENT_POINTS, HubReason.UNAVAILABLE, HubReason.ALREADY_PLAYED,
+              HubReason.ALREADY_CLAIMED, HubReason.NO_COUPON, HubReason.ENDED)
 
 
 def _coupon(c: Coupon) -> dict[str, Any]:
     return {"ref": c.ref, "series": c.series, "name": c.name, "business": c.business,
             "status": c.status, "code": c.code, "serial": c.serial,
             "valid_until": rfc3339(c.valid_until) if c.valid_until else None}
+
+
+def _promotion(p: Promotion) -> dict[str, Any]:
+    return {"id": p.id, "business": p.business, "title": p.title, "text": p.text,
+            "image": p.image, "starts_at": rfc3339(p.starts_at) if p.starts_at else None,
+            "ends_at": rfc3339(p.ends_at) if p.ends_at else None,
+            "coupon": None if p.coupon is None else {
+                "series": p.coupon.series, "name": p.coupon.name, "cost": p.coupon.cost}}
 
 
 def summary_json(s: Summary) -> dict[str, Any]:
@@ -78,9 +97,32 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self._authorised():
             return
+        query = parse_qs(url.query)
         if url.path == "/api/v1/catalog":
-            business = int(parse_qs(url.query).get("business", ["1"])[0])
+            business = int(query.get("business", ["1"])[0])
             self._answer(lambda: self._catalog(business))
+            return
+        hub = self.server.hub
+        businesses = [int(b) for b in query.get("business", [])]
+        if url.path == "/api/v1/lotteries":
+            self._answer(lambda: {"lotteries": [
+                {"id": x.id, "business": x.business, "name": x.name, "text": x.text}
+                for x in hub.lotteries(businesses)]})
+            return
+        if url.path == "/api/v1/promotions":
+            self._answer(lambda: {"promotions": [
+                _promotion(x) for x in hub.promotions(businesses)]})
+            return
+        if url.path.startswith("/api/v1/media/"):
+            data = hub.media(url.path)
+            if data is None:
+                self._send(404, {"detail": "no such media"})
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
             return
         self._send(404, {"detail": "not found"})
 
@@ -114,6 +156,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(lambda: self._redeem(rid, body), 201)
         elif path == "/api/v1/checks":
             self._answer(lambda: self._check(body), 201)
+        elif path == "/api/v1/lotteries/play":
+            self._answer(lambda: self._play(body), 201)
+        elif (m := _CLAIM.match(path)) is not None:
+            pid = int(m.group(1))
+            self._answer(lambda: self._claim(pid, body), 201)
         else:
             self._send(404, {"detail": "not found"})
 
@@ -125,7 +172,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send(404, {"detail": "unknown customer"})
             elif exc.reason == HubReason.INVALID_PHONE:
                 self._send(422, {"detail": [{"loc": ["body", "phone"], "msg": str(exc)}]})
-            elif exc.reason in (HubReason.INSUFFICIENT_POINTS, HubReason.UNAVAILABLE):
+            elif exc.reason == HubReason.UNKNOWN_CODE:
+                self._send(404, {"detail": "unknown lottery code"})
+            elif exc.reason in _CONFLICTS:
                 self._send(409, {"detail": {"reason": exc.reason.value, **exc.detail}})
             else:
                 self._send(503, {"detail": str(exc)})
@@ -143,6 +192,18 @@ class _Handler(BaseHTTPRequestHandler):
     def _redeem(self, rid: int, body: dict[str, Any]) -> dict[str, Any]:
         r = self.server.hub.redeem(rid, customer=body["customer"],
                                    idempotency_key=body["idempotency_key"])
+        return {"coupon": _coupon(r.coupon), "balance": r.balance}
+
+    def _play(self, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.server.hub.play_lottery(customer=body["customer"], code=str(body["code"]),
+                                         idempotency_key=body["idempotency_key"])
+        prize = None if r.prize is None else {
+            "name": r.prize, "coupon": _coupon(r.coupon) if r.coupon else None}
+        return {"lottery": {"id": r.lottery, "name": r.lottery_name}, "prize": prize}
+
+    def _claim(self, pid: int, body: dict[str, Any]) -> dict[str, Any]:
+        r = self.server.hub.claim_promotion(pid, customer=body["customer"],
+                                            idempotency_key=body["idempotency_key"])
         return {"coupon": _coupon(r.coupon), "balance": r.balance}
 
     def _catalog(self, business: int) -> dict[str, Any]:

@@ -24,11 +24,16 @@ from kiosk.models import (
     Catalog,
     Category,
     CheckResult,
+    Claim,
     Coupon,
     HubError,
     HubReason,
     Item,
+    Lottery,
+    LotteryPlay,
     OrderLine,
+    PromoCoupon,
+    Promotion,
     Redemption,
     Reward,
     Summary,
@@ -170,10 +175,64 @@ class HttpHubClient:
         if not path.startswith("/api/v1/media/"):
             return None
         try:
-            r = self.session.get(self.base_url + path, timeout=self.timeout)
+            r = self.session.get(self.base_url + path, timeout=self.timeout, stream=True)
+            if r.status_code != 200:
+                r.close()
+                return None
+            return _read_by(r, time.monotonic() + 2 * self.timeout)
         except requests.RequestException:
             return None
-        return r.content if r.status_code == 200 else None
+
+    def lotteries(self, businesses: list[int]) -> tuple[Lottery, ...]:
+        """The lotteries running now at ``businesses`` (Rewards shows "Play" when any)."""
+        data = self._call("GET", "/api/v1/lotteries" + _businesses_query(businesses), None,
+                          ok=(200,))
+        try:
+            return tuple(
+                Lottery(id=int(x["id"]), business=int(x["business"]), name=str(x["name"]),
+                        text=str(x.get("text") or ""))
+                for x in data.get("lotteries", [])
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _unreadable("lotteries", exc) from None
+
+    def play_lottery(self, *, customer: str, code: str, idempotency_key: str) -> LotteryPlay:
+        """Play a scanned or typed code: ``unknown_code`` (404), ``already_played`` (409)."""
+        body = {"customer": customer, "code": code, "idempotency_key": idempotency_key}
+        data = self._call("POST", "/api/v1/lotteries/play", body, ok=(200, 201))
+        try:
+            lottery = data["lottery"]
+            prize = data.get("prize")
+            coupon = prize.get("coupon") if isinstance(prize, dict) else None
+            return LotteryPlay(
+                lottery=int(lottery["id"]),
+                lottery_name=str(lottery.get("name") or ""),
+                prize=str(prize["name"]) if isinstance(prize, dict) and prize.get("name")
+                else None,
+                coupon=parse_coupon(coupon) if isinstance(coupon, dict) else None,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _unreadable("lottery play", exc) from None
+
+    def promotions(self, businesses: list[int]) -> tuple[Promotion, ...]:
+        """The promotions running now at ``businesses``, newest first."""
+        data = self._call("GET", "/api/v1/promotions" + _businesses_query(businesses), None,
+                          ok=(200,))
+        try:
+            return tuple(parse_promotion(x) for x in data.get("promotions", []))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _unreadable("promotions", exc) from None
+
+    def claim_promotion(self, promotion: int, *, customer: str, idempotency_key: str) -> Claim:
+        """Take a promotion's coupon: ``already_claimed``, ``insufficient_points``, ``ended``."""
+        body = {"customer": customer, "idempotency_key": idempotency_key}
+        data = self._call("POST", f"/api/v1/promotions/{int(promotion)}/claim", body,
+                          ok=(200, 201))
+        try:
+            return Claim(coupon=parse_coupon(data["coupon"]),
+                         balance=_opt_int(data.get("balance")))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise _unreadable("claim", exc) from None
 
     def ping(self) -> bool:
         """True when the hub answers its health check (used to leave offline mode)."""
@@ -241,6 +300,10 @@ def map_error(path: str, status: int, data: Any) -> HubError:
         return HubError(HubReason.UNKNOWN_CUSTOMER, "unknown customer")
     if status == 422 and path.endswith(("/identify", "/customers")):
         return HubError(HubReason.INVALID_PHONE, _detail_text(detail))
+    if status == 404 and path.endswith("/lotteries/play"):
+        return HubError(HubReason.UNKNOWN_CODE, "unknown lottery code")
+    if status == 404 and path.endswith("/claim"):
+        return HubError(HubReason.ENDED, "no such promotion")
     if status == 429:
         return HubError(HubReason.RATE_LIMITED, "too many attempts")
     if status == 409 and isinstance(detail, dict):
@@ -252,6 +315,9 @@ def map_error(path: str, status: int, data: Any) -> HubError:
                 balance=_opt_int(detail.get("balance")),
                 cost=_opt_int(detail.get("cost")),
             )
+        if reason in (HubReason.ALREADY_PLAYED, HubReason.ALREADY_CLAIMED, HubReason.NO_COUPON,
+                      HubReason.ENDED):
+            return HubError(HubReason(reason), str(reason))
         if reason == HubReason.UNAVAILABLE:
             items = detail.get("items") if isinstance(detail.get("items"), list) else []
             return HubError(HubReason.UNAVAILABLE, "items unavailable", items=items)
@@ -260,6 +326,10 @@ def map_error(path: str, status: int, data: Any) -> HubError:
     else:
         log.warning("hub answered %s with %d", path, status)
     return HubError(OFFLINE, f"hub answered {status}")
+
+
+def _businesses_query(businesses: list[int]) -> str:
+    return "?" + "&".join(f"business={int(b)}" for b in businesses) if businesses else ""
 
 
 def _detail_text(detail: Any) -> str:
@@ -293,6 +363,21 @@ def parse_coupon(c: dict[str, Any]) -> Coupon:
         code=c.get("code"),
         serial=c.get("serial"),
         valid_until=_opt_time(c.get("valid_until")),
+    )
+
+
+def parse_promotion(x: dict[str, Any]) -> Promotion:
+    c = x.get("coupon")
+    return Promotion(
+        id=int(x["id"]),
+        business=int(x["business"]),
+        title=str(x["title"]),
+        text=str(x.get("text") or ""),
+        image=x.get("image") or None,
+        starts_at=_opt_time(x.get("starts_at")),
+        ends_at=_opt_time(x.get("ends_at")),
+        coupon=PromoCoupon(series=int(c["series"]), name=str(c["name"]),
+                           cost=int(c.get("cost") or 0)) if isinstance(c, dict) else None,
     )
 
 

@@ -28,6 +28,16 @@ class HubReason(StrEnum):
     """An item of an order is not available any more."""
     OFFLINE = "offline"
     """No answer in time, a connection error, a 5xx, or an answer we cannot read."""
+    UNKNOWN_CODE = "unknown_code"
+    """A lottery code the hub does not know (404 on play)."""
+    ALREADY_PLAYED = "already_played"
+    """A lottery code someone played before."""
+    ALREADY_CLAIMED = "already_claimed"
+    """This customer has this promotion's coupon already."""
+    NO_COUPON = "no_coupon"
+    """The promotion carries no coupon to claim."""
+    ENDED = "ended"
+    """The promotion is over."""
 
 
 class HubError(VenueError, RuntimeError):
@@ -176,6 +186,61 @@ class VisitRequest:
     attempts: int = field(default=0, compare=False)
 
 
+@dataclass(frozen=True, slots=True)
+class Lottery:
+    """A lottery running now at one of this kiosk's businesses."""
+
+    id: int
+    business: int
+    name: str
+    text: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LotteryPlay:
+    """The outcome of playing a code: a prize with a coupon, a prize without one, or nothing.
+
+    ``prize`` is ``None`` when the hub said there was no prize; ``coupon`` is ``None`` when the
+    prize is not a coupon ("Try again").
+    """
+
+    lottery: int
+    lottery_name: str
+    prize: str | None
+    coupon: Coupon | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PromoCoupon:
+    """The coupon a promotion gives away (``cost`` points, 0 for free)."""
+
+    series: int
+    name: str
+    cost: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Promotion:
+    """A promotion running now; shown on Attract, claimable on Home when it has a coupon."""
+
+    id: int
+    business: int
+    title: str
+    text: str = ""
+    image: str | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    coupon: PromoCoupon | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A promotion's coupon given to the customer and the balance left."""
+
+    coupon: Coupon
+    balance: int | None = None
+
+
 class HubClient(Protocol):
     """What the kiosk asks the hub. Every method raises :class:`HubError` on failure."""
 
@@ -202,5 +267,13 @@ class HubClient(Protocol):
     ) -> CheckResult: ...
 
     def media(self, path: str) -> bytes | None: ...
+
+    def lotteries(self, businesses: list[int]) -> tuple[Lottery, ...]: ...
+
+    def play_lottery(self, *, customer: str, code: str, idempotency_key: str) -> LotteryPlay: ...
+
+    def promotions(self, businesses: list[int]) -> tuple[Promotion, ...]: ...
+
+    def claim_promotion(self, promotion: int, *, customer: str, idempotency_key: str) -> Claim: ...
 
     def ping(self) -> bool: ...

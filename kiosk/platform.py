@@ -7,7 +7,10 @@ module sets, and why:
 * ``graphics.fullscreen = auto``: take the display's own mode, no window decorations.
 * ``graphics.show_cursor = 0``: a touch kiosk has no pointer to show.
 * ``kivy.exit_on_escape = 0``: a USB keyboard plugged in by a passer-by must not close the app.
-* ``graphics.rotation``: for displays mounted upside down or in portrait.
+* ``graphics.rotation``: for displays mounted upside down or in portrait. Kivy turns the
+  drawing and the touches together. ``[kiosk.display] rotation`` wins; when it is 0 the
+  ``KCFG_GRAPHICS_ROTATION`` environment variable counts (``firmware_config`` writes it into the
+  unit's drop-in), because setting Kivy's config here would otherwise silently undo it.
 * Input: exactly **one** provider reads the touch screen, or every tap arrives twice (SDL's own
   touch events and Kivy's ``probesysfs`` ``mtdev``/``hidinput`` providers both see it). With
   ``touch_provider = "sdl"`` (default) the ``probesysfs`` providers are removed and the mouse
@@ -21,7 +24,7 @@ module sets, and why:
 from __future__ import annotations
 
 import os
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 from kiosk.config import DisplaySection
 
@@ -39,6 +42,22 @@ def prepare_environment(
         env.setdefault("KIVY_WINDOW", "sdl2")
 
 
+ROTATIONS = (0, 90, 180, 270)
+
+
+def effective_rotation(display: DisplaySection, env: Mapping[str, str] | None = None) -> int:
+    """The rotation to apply: the config's, else ``KCFG_GRAPHICS_ROTATION``, else 0."""
+    if display.rotation:
+        return int(display.rotation)
+    env = os.environ if env is None else env
+    raw = env.get("KCFG_GRAPHICS_ROTATION", "").strip()
+    try:
+        value = int(raw) if raw else 0
+    except ValueError:
+        value = 0
+    return value if value in ROTATIONS else 0
+
+
 def apply_kivy_config(display: DisplaySection) -> None:
     """Set Kivy's ``Config`` for a kiosk (see the module docstring); before the window opens."""
     from kivy.config import Config
@@ -46,7 +65,7 @@ def apply_kivy_config(display: DisplaySection) -> None:
     Config.set("kivy", "exit_on_escape", "0")
     Config.set("kivy", "pause_on_minimize", "0")
     Config.set("graphics", "show_cursor", "1" if display.show_cursor else "0")
-    Config.set("graphics", "rotation", str(display.rotation))
+    Config.set("graphics", "rotation", str(effective_rotation(display)))
     Config.set("graphics", "fullscreen", "auto" if display.fullscreen else "0")
     Config.set("graphics", "width", str(display.width))
     Config.set("graphics", "height", str(display.height))

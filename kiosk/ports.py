@@ -43,6 +43,10 @@ class Settings:
     retry_s: float = 30.0
     maintenance_pin: str = "2468"
     camera: bool = False
+    promo_rotate_s: float = 8.0
+    """How long Attract shows one promotion before the next."""
+    offers_refresh_s: float = 300.0
+    """How often the running promotions and lotteries are asked for."""
     busy_limit_s: float = 15.0
     """A hub call still running after this is abandoned (offline message) so the customer is
     never stuck behind the veil; its late answer is dropped."""

@@ -17,8 +17,11 @@ from typing import Any
 
 from kiosk.jobs import Backend, Identified, Retried, new_key, with_points
 from kiosk.keypad import PhoneInput
+from kiosk.lottery import LotteryFlow
 from kiosk.maintenance import MaintenanceFlow
+from kiosk.media import MediaCache
 from kiosk.models import HubError, HubReason, Reward, VisitResult
+from kiosk.offers import OffersFlow
 from kiosk.ports import EventSink, NullEvents, Settings
 from kiosk.runner import Runner
 from kiosk.shop import ShopFlow
@@ -30,7 +33,7 @@ from venue.errors import PhoneNumberError
 log = logging.getLogger("venue.kiosk")
 
 
-class Presenter(ShopFlow, MaintenanceFlow):
+class Presenter(ShopFlow, LotteryFlow, OffersFlow, MaintenanceFlow):
     """The state machine. See the module docstring for threads and sessions.
 
     Args:
@@ -41,6 +44,7 @@ class Presenter(ShopFlow, MaintenanceFlow):
         events: Receives ``kiosk.checkin`` / ``kiosk.order``.
         status: Builds the maintenance screen's :class:`MaintenanceInfo`.
         actions: Maintenance actions by name (``reload``, ``restart``).
+        media: Where pictures are kept; ``None``: tiles show initials (see ``attach_media``).
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class Presenter(ShopFlow, MaintenanceFlow):
         events: EventSink | None = None,
         status: Callable[[bool], MaintenanceInfo] | None = None,
         actions: dict[str, Callable[[], None]] | None = None,
+        media: MediaCache | None = None,
     ) -> None:
         self.backend = backend
         self.runner = runner
@@ -77,6 +82,9 @@ class Presenter(ShopFlow, MaintenanceFlow):
         self._pending_e164: str | None = None
         self._redeem_key: str | None = None
         self._order_key: str | None = None
+        self._play_key: tuple[str, str] | None = None
+        self.media = media
+        self._init_offers()
         self.state = ViewState(
             lang=settings.default_language,
             languages=settings.languages,
@@ -138,14 +146,16 @@ class Presenter(ShopFlow, MaintenanceFlow):
         self._session += 1
         self.phone.clear()
         self._pending_e164 = None
-        self._redeem_key = self._order_key = None
+        self._redeem_key = self._order_key = self._play_key = None
+        self._claim_keys.clear()
+        self._pictures_failed.clear()
         self._pin = ""
         s = self.settings
         self._set(
             screen=Screen.ATTRACT, lang=s.default_language, busy=None, message=None,
             phone_display="", can_submit=False, summary=None, visits=(), notes=(), reward=None,
             coupon=None, balance_after=None, catalog=None, category=None, cart=(), order=None,
-            pin_display="", maintenance=None,
+            pin_display="", maintenance=None, claimed=frozenset(), code_display="", play=None,
         )
 
     # -- attract and identify ----------------------------------------------------------------------
@@ -199,7 +209,11 @@ class Presenter(ShopFlow, MaintenanceFlow):
             self._set(screen=Screen.SCAN)
 
     def card_scanned(self, token: str) -> None:
-        """A QR read by the camera on the scan screen (or anywhere on Identify)."""
+        """A QR read by the camera on the scan screen (or anywhere on Identify); on the lottery
+        screen it is the receipt's code."""
+        if self.state.screen == Screen.LOTTERY:
+            self.lottery_scanned(token)
+            return
         if not (self._intent() and self.state.screen in (Screen.SCAN, Screen.IDENTIFY)):
             return
         self._pending_e164 = None
@@ -319,6 +333,8 @@ class Presenter(ShopFlow, MaintenanceFlow):
             Screen.REWARDS: Screen.HOME,
             Screen.CONFIRM: Screen.REWARDS,
             Screen.COUPON: Screen.HOME,
+            Screen.LOTTERY: Screen.REWARDS,
+            Screen.PRIZE: Screen.HOME,
             Screen.SHOP: Screen.HOME,
             Screen.ITEMS: Screen.SHOP,
             Screen.CART: Screen.ITEMS if self.state.category is not None else Screen.SHOP,
@@ -351,6 +367,7 @@ class Presenter(ShopFlow, MaintenanceFlow):
             self._set(maintenance=self.status(self.state.offline))
         if not self._retrying and now >= self._next_retry:
             self._retry()
+        self._offers_tick(now)
 
     def _retry(self) -> None:
         self._retrying = True

@@ -8,11 +8,11 @@ queue the order twice at the register.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from kiosk.jobs import Backend, new_key
-from kiosk.models import CheckResult, HubError, HubReason, OrderLine
+from kiosk.models import Catalog, CheckResult, HubError, HubReason, OrderLine
 from kiosk.states import N_, CartLine, Msg, Screen, ViewState
 
 OFFLINE_ORDER = N_("We are offline right now, so orders cannot be placed. Please order at the "
@@ -31,6 +31,7 @@ class ShopFlow:
     _set: Callable[..., None]
     _intent: Callable[[], bool]
     _run: Callable[..., None]
+    _want_pictures: Callable[[Iterable[str | None]], None]
 
     def open_shop(self) -> None:
         if not (self._intent() and self.state.screen == Screen.HOME):
@@ -47,8 +48,12 @@ class ShopFlow:
 
         business = self.settings.shop_business
         self._run(N_("Opening the menu…"), lambda: self.backend.hub.catalog(business),
-                  lambda catalog: self._set(screen=Screen.SHOP, catalog=catalog, offline=False),
-                  failed)
+                  self._catalog_loaded, failed)
+
+    def _catalog_loaded(self, catalog: Catalog) -> None:
+        self._set(screen=Screen.SHOP, catalog=catalog, offline=False)
+        # the pictures follow in the background; tiles show initials until they arrive
+        self._want_pictures(i.image for i in catalog.items if i.available)
 
     def choose_category(self, category: int) -> None:
         if self._intent() and self.state.screen in (Screen.SHOP, Screen.ITEMS):

@@ -14,7 +14,18 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
-from kiosk.models import Catalog, CheckResult, Coupon, Item, Reward, Summary, VisitResult
+from kiosk.models import (
+    Catalog,
+    CheckResult,
+    Coupon,
+    Item,
+    Lottery,
+    LotteryPlay,
+    Promotion,
+    Reward,
+    Summary,
+    VisitResult,
+)
 
 Tone = Literal["info", "error", "success"]
 
@@ -35,6 +46,10 @@ class Screen(StrEnum):
     REWARDS = "rewards"
     CONFIRM = "confirm"
     COUPON = "coupon"
+    LOTTERY = "lottery"
+    """Scan or type a lottery code."""
+    PRIZE = "prize"
+    """What the code won (a coupon, or nothing this time)."""
     SHOP = "shop"
     ITEMS = "items"
     CART = "cart"
@@ -115,7 +130,39 @@ class ViewState:
     order: CheckResult | None = None
     pin_display: str = ""
     maintenance: MaintenanceInfo | None = None
+    promotions: tuple[Promotion, ...] = ()
+    """Running now at this kiosk's businesses (Attract rotates them, Home offers claims)."""
+    promo_index: int = 0
+    """Which promotion Attract shows."""
+    claimed: frozenset[int] = frozenset()
+    """Promotions this customer has the coupon of (their claim entry is not offered)."""
+    lotteries: tuple[Lottery, ...] = ()
+    """Running now; Rewards offers "Play" when there is one."""
+    code_display: str = ""
+    """The lottery code typed so far."""
+    play: LotteryPlay | None = None
+    pictures: tuple[tuple[str, str], ...] = ()
+    """Hub picture paths already on disk: ``(path, local file)``."""
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def picture(self, path: str | None) -> str | None:
+        """The local file of a hub picture, when it has been fetched."""
+        if path is None:
+            return None
+        return next((f for p, f in self.pictures if p == path), None)
+
+    @property
+    def promotion(self) -> Promotion | None:
+        """The promotion Attract shows now."""
+        if not self.promotions:
+            return None
+        return self.promotions[self.promo_index % len(self.promotions)]
+
+    def claimable(self) -> tuple[Promotion, ...]:
+        """Promotions with a coupon this customer does not hold yet."""
+        held = {c.series for c in self.summary.coupons} if self.summary else set()
+        return tuple(p for p in self.promotions if p.coupon is not None
+                     and p.id not in self.claimed and p.coupon.series not in held)
 
     @property
     def cart_count(self) -> int:

@@ -34,3 +34,20 @@ def visit_note(v: VisitResult) -> Msg | None:
                           "info", time=when)
         return Msg.of(N_("Your visit was already rewarded today."), "info")
     return None
+
+OFFLINE_PLAY = N_("We are offline right now, so the lottery cannot be played. Please try again "
+                  "later.")
+OFFLINE_CLAIM = N_("We are offline right now, so coupons cannot be claimed. Please try again "
+                   "later.")
+PLAY_TEXT: dict[HubReason, str] = {
+    HubReason.ALREADY_PLAYED: N_("This code has already been played. Each code plays once."),
+    HubReason.UNKNOWN_CODE: N_("We do not know this code. Please check it and try again."),
+    HubReason.OFFLINE: OFFLINE_PLAY,
+}
+CLAIM_TEXT: dict[HubReason, str] = {
+    HubReason.ALREADY_CLAIMED: N_("You already have this coupon. Enjoy it!"),
+    HubReason.ENDED: N_("Sorry, this promotion has just ended."),
+    HubReason.NO_COUPON: N_("Sorry, this promotion has just ended."),
+    HubReason.OFFLINE: OFFLINE_CLAIM,
+}
+TRY_AGAIN = N_("Something went wrong. Please try again.")

@@ -15,7 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from kiosk.config import KioskConfig
-from kiosk.demo import DemoHub
+from kiosk.demo import DEMO_LOSE_CODE, DEMO_WIN_CODE, DemoHub
+from kiosk.media import MediaCache
 from kiosk.presenter import Presenter
 from kiosk.runner import SyncRunner
 from kiosk.store import KioskStore
@@ -30,6 +31,11 @@ NEW = "0509876543"
 def _type(p: Presenter, digits: str) -> None:
     for d in digits:
         p.press_digit(d)
+
+
+def _keys(p: Presenter, code: str) -> None:
+    for key in code:
+        p.code_key(key)
 
 
 def _home(p: Presenter) -> None:
@@ -69,6 +75,32 @@ def steps(hub: DemoHub, clock: FakeClock) -> list[tuple[str, Callable[[Presenter
     def coupon(p: Presenter) -> None:
         p.confirm_reward()
 
+    def coupon_claimed(p: Presenter) -> None:
+        p.back()
+        p.claim_promotion(3)
+
+    def lottery(p: Presenter) -> None:
+        p.back()
+        p.open_rewards()
+        p.open_lottery()
+        _keys(p, DEMO_LOSE_CODE[:8])
+
+    def prize_none(p: Presenter) -> None:
+        _keys(p, DEMO_LOSE_CODE[8:])
+        p.submit_code()
+
+    def lottery_played(p: Presenter) -> None:
+        p.back()
+        p.open_rewards()
+        p.open_lottery()
+        _keys(p, DEMO_LOSE_CODE)
+        p.submit_code()
+
+    def prize(p: Presenter) -> None:
+        p.code_clear()
+        _keys(p, DEMO_WIN_CODE)
+        p.submit_code()
+
     def shop(p: Presenter) -> None:
         p.back()
         p.open_shop()
@@ -106,6 +138,11 @@ def steps(hub: DemoHub, clock: FakeClock) -> list[tuple[str, Callable[[Presenter
         ("rewards", lambda p: p.open_rewards()),
         ("confirm", lambda p: p.choose_reward(3)),
         ("coupon", coupon),
+        ("coupon-claimed", coupon_claimed),
+        ("lottery", lottery),
+        ("prize-none", prize_none),
+        ("lottery-played", lottery_played),
+        ("prize", prize),
         ("shop", shop),
         ("items", items),
         ("cart", lambda p: p.open_cart()),
@@ -136,6 +173,8 @@ def run_tour(cfg: KioskConfig, out_dir: Path) -> list[Path]:
                           store=KioskStore(Path(tmp) / f"tour-{lang}.db"))
             if root is not None:
                 root.parent.remove_widget(root)
+            kiosk.presenter.attach_media(MediaCache(Path(tmp) / f"media-{lang}"))
+            kiosk.presenter.refresh_offers()  # the promotions Attract shows, the lottery
             root = make_root(kiosk)
             open_window(root)
             for name, step in steps(hub, clock):

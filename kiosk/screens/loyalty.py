@@ -10,7 +10,7 @@ from kivy.uix.gridlayout import GridLayout
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
-from kiosk.models import Coupon
+from kiosk.models import Coupon, Promotion
 from kiosk.screens.root import Ctx
 from kiosk.screens.widgets import Card, QrImage, Tap, Text, square, sym
 from kiosk.states import ViewState
@@ -61,13 +61,32 @@ def home(state: ViewState, ctx: Ctx) -> Widget:
     buttons.add_widget(Tap(ctx._("Order"), "shop", p.open_shop, t, size=32))
     left.add_widget(buttons)
     row.add_widget(left)
-    row.add_widget(_coupons(ctx, s.coupons))
+    right = BoxLayout(orientation="vertical", spacing=dp(14), size_hint_x=0.8)
+    for promo in state.claimable()[:2]:
+        right.add_widget(_claim_entry(ctx, promo))
+    right.add_widget(_coupons(ctx, s.coupons))
+    row.add_widget(right)
     return row
+
+
+def _claim_entry(ctx: Ctx, promo: Promotion) -> Widget:
+    """A promotion's coupon the customer can take: what it is, what it costs, "Claim"."""
+    t, p = ctx.theme, ctx.presenter
+    c = promo.coupon
+    assert c is not None
+    card = Card(t, size_hint_y=None, height=dp(96), outline=t.success, padding=(dp(20), dp(12)))
+    cost = ctx._("free") if c.cost == 0 else f"{c.cost} {ctx._('points')}"
+    card.add_widget(Text(f"{promo.title}\n[size=20][color={ctx.branding.muted}]{c.name} · {cost}"
+                         "[/color][/size]", size=24, colour=t.text, bold=True))
+    card.add_widget(Tap(ctx._("Claim"), f"claim-{promo.id}", partial(p.claim_promotion, promo.id),
+                        t, kind="success", size=24, size_hint_x=None, width=dp(150)))
+    card.kid = f"promotion-{promo.id}"  # type: ignore[attr-defined]
+    return card
 
 
 def _coupons(ctx: Ctx, coupons: tuple[Coupon, ...]) -> Widget:
     t = ctx.theme
-    box = Card(t, orientation="vertical", size_hint_x=0.8)
+    box = Card(t, orientation="vertical")
     box.add_widget(Text(ctx._("Your coupons"), size=28, colour=t.text, bold=True,
                         size_hint_y=None, height=dp(44)))
     if not coupons:
@@ -101,9 +120,14 @@ def rewards(state: ViewState, ctx: Ctx) -> Widget:
     assert s is not None
     box = BoxLayout(orientation="vertical", padding=(dp(50), 0, dp(50), dp(30)), spacing=dp(14))
     points = ", ".join(f"{b.points}" for b in s.balances)
-    box.add_widget(Text(ctx._("Rewards") + f"  [color={ctx.branding.muted}][size=26]{points} "
-                        f"{ctx._('points')}[/size][/color]", size=42, colour=t.text, bold=True,
-                        size_hint_y=None, height=dp(70)))
+    head = BoxLayout(spacing=dp(20), size_hint_y=None, height=dp(80))
+    head.add_widget(Text(ctx._("Rewards") + f"  [color={ctx.branding.muted}][size=26]{points} "
+                         f"{ctx._('points')}[/size][/color]", size=42, colour=t.text, bold=True))
+    if state.lotteries:
+        draw = state.lotteries[0]
+        head.add_widget(Tap(f"{ctx._('Play')}: {draw.name}", "lottery", p.open_lottery, t,
+                            kind="success", size=24, size_hint_x=None, width=dp(380)))
+    box.add_widget(head)
     if state.message is not None:
         msg = Text(ctx.msg(state.message), size=24, colour=t.danger, bold=True, fit_height=True)
         msg.kid = "message"  # type: ignore[attr-defined]

@@ -138,7 +138,7 @@ class KioskRoot(FloatLayout):
         elif state.screen not in (Screen.DONE,):
             if state.screen not in (Screen.IDENTIFY, Screen.CONSENT, Screen.PIN,
                                     Screen.MAINTENANCE, Screen.HOME, Screen.COUPON,
-                                    Screen.ORDER):
+                                    Screen.ORDER, Screen.PRIZE):
                 bar.add_widget(Tap(f"{sym('←')}  {ctx._('Back')}", "back", p.back, t,
                                    kind="secondary", size=20, size_hint_x=None, width=dp(170)))
             bar.add_widget(Tap(ctx._("Start over") if state.summary is None else ctx._("Finish"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -54,14 +56,20 @@ def shop(state: ViewState, ctx: Ctx) -> Widget:
     return box
 
 
-def _item_tile(item: Item, qty: int, ctx: Ctx) -> Widget:
+def _item_tile(item: Item, qty: int, state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
     card = Card(t, orientation="vertical", padding=dp(14), spacing=dp(8),
                 outline=t.primary if qty else None)
-    pic = BoxLayout(size_hint_y=None, height=dp(70))
+    pic = BoxLayout(size_hint_y=None, height=dp(90))
 
-    paint(pic, mix(rgba(TILE_COLOURS[item.id % len(TILE_COLOURS)]), t.surface, 0.2), 14)
-    pic.add_widget(Text(item.name[:1], size=40, colour=t.text, bold=True, halign="center"))
+    picture = state.picture(item.image)
+    if picture is not None and Path(picture).is_file():
+        image = Image(source=picture, fit_mode="contain")
+        image.kid = f"picture-{item.id}"  # type: ignore[attr-defined]
+        pic.add_widget(image)
+    else:  # no picture, or not fetched yet: the initial on the item's colour
+        paint(pic, mix(rgba(TILE_COLOURS[item.id % len(TILE_COLOURS)]), t.surface, 0.2), 14)
+        pic.add_widget(Text(item.name[:1], size=40, colour=t.text, bold=True, halign="center"))
     card.add_widget(pic)
     card.add_widget(Text(item.name, size=24, colour=t.text, bold=True))
     if not item.available:
@@ -84,11 +92,11 @@ def items(state: ViewState, ctx: Ctx) -> Widget:
                 if c.id == state.category), "")
     box.add_widget(Text(cat, size=42, colour=t.text, bold=True, size_hint_y=None,
                         height=dp(64)))
-    grid = GridLayout(cols=4, spacing=dp(16), size_hint_y=None, row_default_height=dp(270),
+    grid = GridLayout(cols=4, spacing=dp(16), size_hint_y=None, row_default_height=dp(290),
                       row_force_default=True)
     grid.bind(minimum_height=grid.setter("height"))
     for item in state.items():
-        grid.add_widget(_item_tile(item, state.qty(item.id), ctx))
+        grid.add_widget(_item_tile(item, state.qty(item.id), state, ctx))
     scroll = ScrollView(do_scroll_x=False)
     scroll.add_widget(grid)
     box.add_widget(scroll)

@@ -29,13 +29,47 @@ def attract(state: ViewState, ctx: Ctx) -> Widget:
                                            "on treats."),
                         size=30, colour=t.muted, halign="center", size_hint_y=None,
                         height=dp(90)))
-    box.add_widget(Widget())
+    promo = state.promotion
+    if promo is not None:
+        box.add_widget(_promotion(state, ctx))
+    else:
+        box.add_widget(Widget())
     box.add_widget(Tap(ctx._("Touch to start"), "start", p.begin, t, size=44,
                        size_hint_y=None, height=dp(150), radius=28))
     box.add_widget(Text(ctx._("Check in with your phone number, get rewards, order ahead."),
                         size=22, colour=t.muted, halign="center", size_hint_y=None,
                         height=dp(50)))
     return box
+
+
+def _promotion(state: ViewState, ctx: Ctx) -> Widget:
+    """The promotion Attract shows now (they take turns), with its picture once fetched."""
+    t = ctx.theme
+    promo = state.promotion
+    assert promo is not None
+    card = Card(t, padding=dp(24), spacing=dp(24), outline=t.primary)
+    card.kid = "promotion"  # type: ignore[attr-defined]
+    picture = state.picture(promo.image)
+    if picture is not None and Path(picture).is_file():
+        card.add_widget(Image(source=picture, fit_mode="contain", size_hint_x=None,
+                              width=dp(180)))
+    text = BoxLayout(orientation="vertical", spacing=dp(6))
+    title = Text(promo.title, size=38, colour=t.primary, bold=True)
+    title.kid = "promotion-title"  # type: ignore[attr-defined]
+    text.add_widget(title)
+    if promo.text:
+        text.add_widget(Text(promo.text, size=24, colour=t.text))
+    if promo.coupon is not None:
+        text.add_widget(Text(ctx._("Touch to start and claim your coupon: {name}").format(
+            name=promo.coupon.name), size=22, colour=t.success, bold=True))
+    card.add_widget(text)
+    if len(state.promotions) > 1:
+        dots = "  ".join("●" if n == state.promo_index % len(state.promotions) else "○"
+                         for n in range(len(state.promotions)))
+        card.add_widget(Text(sym(dots), size=16, colour=t.muted, size_hint_x=None,
+                             width=dp(30 * len(state.promotions)), halign="right",
+                             valign="bottom"))
+    return card
 
 
 def keypad(ctx: Ctx, on_digit: object, on_back: object, on_clear: object,
