@@ -29,6 +29,9 @@ class HubSection:
     """Identifications a kiosk may ask per minute (0: no limit); a kiosk is no phone oracle."""
     identify_per_phone_per_min: int = 10
     """Identifications of one number per minute, from any device (0: no limit)."""
+    secrets_file: str = ""
+    """JSON file (mode 0600) holding the phone-encryption key; empty: ``hub-secrets.json`` in
+    the data directory. Created on first start; a key still in the database moves there once."""
 
     def validate(self) -> None:
         host, sep, port = self.listen.rpartition(":")
