@@ -1,10 +1,12 @@
 """Customers by phone number or card, without ever storing a readable number.
 
-The hub keeps one secret (``phone_key`` in ``hub_settings``, made on first use): the HMAC of the
-E.164 number under it is the lookup key, and AES-GCM under a key derived from it holds the number
-for the notification adapters (the only ones who need it back). A stolen database without the
-secret gives neither; the secret can be moved out of the database into the config later without
-a schema change.
+The hub keeps one secret: the HMAC of the E.164 number under it is the lookup key, and AES-GCM
+under a key derived from it holds the number for the notification adapters (the only ones who
+need it back). A stolen database without the secret gives neither. The running hub keeps it in a
+secrets file (:mod:`hub.loyalty.secret_file`, registered here with :func:`use_master`); a
+database nobody registered a file for (tests, tools) keeps it in ``hub_settings`` as before, made
+on first use, unless a ``phone_key_moved`` row says it lives in a file: then it is an error, never
+a new key.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import select
@@ -27,6 +30,21 @@ from hub.models import Setting
 from venue import phone
 
 PHONE_KEY = "phone_key"
+PHONE_KEY_MOVED = "phone_key_moved"
+_masters: dict[str, bytes] = {}
+
+
+class SecretMoved(RuntimeError):
+    """The phone key lives in a secrets file that this process was not given."""
+
+
+def _bind_key(bind: Any) -> str:
+    return str(bind.url.render_as_string(hide_password=True))
+
+
+def use_master(db: Any, master: bytes) -> None:
+    """Use ``master`` (from the secrets file) as the phone secret of database ``db``."""
+    _masters[_bind_key(getattr(db, "engine", db))] = master
 
 
 @dataclass(frozen=True)
@@ -55,9 +73,21 @@ class PhoneSecret:
 
 
 def phone_secret(session: Session) -> PhoneSecret:
-    """The hub's phone secret, made on first use (a concurrent first use keeps the first one)."""
+    """The hub's phone secret: from its secrets file when one was registered, else from
+    ``hub_settings``, made on first use (a concurrent first use keeps the first one).
+
+    Raises:
+        SecretMoved: the key was moved to a secrets file this process does not know.
+    """
+    master = _masters.get(_bind_key(session.get_bind()))
+    if master is not None:
+        return PhoneSecret.from_master(master)
     row = session.get(Setting, PHONE_KEY)
     if row is None:
+        moved = session.get(Setting, PHONE_KEY_MOVED)
+        if moved is not None:
+            raise SecretMoved(f"the phone key is in a secrets file ({moved.value}); start "
+                              "with that [hub] secrets_file")
         try:
             with session.begin_nested():
                 session.add(Setting(key=PHONE_KEY, value=secrets.token_hex(32)))
