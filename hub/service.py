@@ -36,6 +36,13 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
 
     bootstrap(db, clock=clock, admin_token=config.hub.admin_token)
     set_default_region(config.hub.phone_region)
+    from hub.loyalty import secret_file
+    from hub.notify import service as notify
+
+    secret_file.adopt(db, Path(config.hub.secrets_file
+                               or Path(config.device.data_dir) / "hub-secrets.json"),
+                      now=clock.now())
+    sender = notify.start(config, db, clock=clock)
     link, ingest, ops = None, None, None
     if config.hub.mqtt:
         link, ingest = start_ingest(config, db, clock=clock)
@@ -53,6 +60,8 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
         uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning",
                     access_log=False)
     finally:
+        if sender is not None:
+            sender.stop()
         if ops is not None:
             ops.stop()
         if ingest is not None:
