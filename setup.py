@@ -80,7 +80,8 @@ setup(
     python_requires=">=3.11",
     packages=find_packages(
         include=["venue", "venue.*", "hub", "hub.*", "kiosk", "kiosk.*", "gate", "gate.*",
-                 "beacon", "beacon.*", "firmware_config", "firmware_config.*"]
+                 "beacon", "beacon.*", "firmware_config", "firmware_config.*",
+                 "loadsim", "loadsim.*"]
     ),
     include_package_data=True,
     package_data={"hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py",
