@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from hub.loyalty.errors import Conflict
 from hub.models import Code
+from hub.outlets.errors import refusal
 from hub.outlets.models import SeriesSalesRules
 from hub.series import get_series
 
@@ -131,10 +131,8 @@ def check_purchase(
 def raise_if_refused(decision: Decision, **extra: Any) -> None:
     """Turn a refusal into the API's 409 (``{"reason", "message", "limit", "held"}``)."""
     if not decision.allowed:
-        exc = Conflict(str(decision.reason), decision.message, limit=decision.limit,
-                       held=decision.held, **extra)
-        exc.detail["message"] = decision.message
-        raise exc
+        raise refusal(str(decision.reason), decision.message, limit=decision.limit,
+                      held=decision.held, **extra)
 
 
 __all__ = ["Decision", "PurchaseLimits", "PurchaseReason", "check_purchase", "decide_purchase",
