@@ -20,6 +20,7 @@ from hub.db import Database
 from hub.decision import Decision, Direction, TicketState, decide, entries_left
 from hub.lookup import Miss, Ticket, TicketInfo, find_ticket
 from hub.models import Code, CodeEvent, Redemption
+from hub.outlets.holder import holder_hint
 from hub.series import SHARED_SERIAL
 from hub.sql import sql_for
 from venue.clock import Clock
@@ -71,6 +72,8 @@ class RedemptionAnswer:
             "nonce": self.nonce,
             "redemption_id": self.redemption_id,
             "detail": self.detail,
+            **({"check_holder": self.extra["check_holder"]} if "check_holder" in self.extra
+               else {}),
         }
 
     @classmethod
@@ -87,6 +90,7 @@ class RedemptionAnswer:
             redemption_id=redemption_id,
             offline=bool(data.get("offline", False)),
             detail=data.get("detail", ""),
+            extra={"check_holder": data["check_holder"]} if "check_holder" in data else {},
         )
 
 
@@ -144,6 +148,10 @@ def redeem(
             t.rules, t.entries_used + (1 if apply and decision.counted else 0))),
         first_used_at=first_used_at, first_gate=first_gate, detail=decision.detail,
     )
+    if decision.admitted:  # a phone-bound ticket: the gate may ask for the phone's last digits
+        hint = holder_hint(conn, t.id)
+        if hint is not None:
+            answer = replace(answer, extra={"check_holder": hint})
     stored = record(conn, req, answer, t, scanned_at, now, counted=apply and decision.counted,
                     was_inside=was_inside)
     if stored is None:
