@@ -24,6 +24,7 @@ HUB = [
     "openpyxl>=3.1",
     "python-multipart>=0.0.9",
     "psycopg[binary]>=3.1",
+    "fpdf2>=2.7",
 ]
 SCAN = [
     "zxing-cpp>=2.2",
