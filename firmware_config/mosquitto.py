@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from venue.ha import HA_STATUS
 from venue.topics import DeviceRef, ha_discovery
@@ -172,3 +173,168 @@ def render_tls_listener(port: int, cafile: str, certfile: str, keyfile: str,
 
 def _key(account: BrokerAccount) -> str:
     return account.username
+
+
+# -- a whole broker: operators, dynamic security, the bridge to a central broker -----------------
+
+DYNSEC_PLUGIN = "mosquitto_dynamic_security.so"
+DYNSEC_PLUGIN_DIRS = ("/usr/lib/*", "/usr/lib", "/usr/lib/mosquitto", "/usr/local/lib",
+                      "/usr/local/lib/*", "/usr/lib/*/mosquitto", "/opt/homebrew/lib")
+
+
+def operator_username(site: str) -> str:
+    """The operators' login of a site (``venue monitor``, ``venue cmd``, Home Assistant)."""
+    return f"{site}.operator"
+
+
+def operator_acl(site: str, username: str) -> list[str]:
+    """Operators watch the whole site and send commands; Home Assistant's own topics too
+    (its birth message, and reading the devices' discovery). They write no device topic."""
+    return [
+        f"user {username}",
+        f"topic read venue/v1/{site}/#",
+        f"topic write venue/v1/{site}/+/+/cmd/#",
+        "topic readwrite homeassistant/#",
+    ]
+
+
+def acl_rules(lines: Sequence[str]) -> list[tuple[str, str]]:
+    """``(access, topic)`` pairs of one ACL block (the ``user`` line is skipped)."""
+    out = []
+    for line in lines:
+        parts = line.split(None, 2)
+        if parts[0] == "topic":
+            out.append((parts[1], parts[2]))
+    return out
+
+
+def dynsec_password(password_hash: str) -> dict[str, Any]:
+    """A ``$7$`` hash as the dynamic-security plugin stores it (same PBKDF2-SHA512 bytes)."""
+    _, kind, iterations, salt, digest = password_hash.split("$")
+    if kind != "7":
+        raise ValueError("only Mosquitto 2's $7$ (PBKDF2-SHA512) hashes can be carried over")
+    return {"password": digest, "salt": salt, "iterations": int(iterations)}
+
+
+def dynsec_acls(rules: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """Our ``read``/``write`` rules in the plugin's terms: write is ``publishClientSend``; read
+    is ``subscribePattern`` plus ``publishClientReceive`` (both are denied by default)."""
+    acls: list[dict[str, Any]] = []
+    for access, topic in rules:
+        kinds: list[str] = []
+        if access in ("write", "readwrite"):
+            kinds.append("publishClientSend")
+        if access in ("read", "readwrite"):
+            kinds += ["subscribePattern", "publishClientReceive"]
+        acls += [{"acltype": k, "topic": topic, "priority": 0, "allow": True} for k in kinds]
+    return acls
+
+
+def render_dynsec(logins: Iterable[tuple[str, str, list[str]]],
+                  admin: tuple[str, str] | None = None) -> dict[str, Any]:
+    """The plugin's ``dynamic-security.json``: one role per login holding exactly its ACL block.
+
+    Args:
+        logins: ``(username, $7$ hash, ACL block lines)`` per login.
+        admin: ``(username, $7$ hash)`` of a login allowed to change this at run time with
+            ``mosquitto_ctrl dynsec ...`` (revoke a device without a restart).
+    """
+    clients, roles = [], []
+    for username, password_hash, lines in sorted(logins):
+        rolename = f"login-{username}"
+        roles.append({"rolename": rolename, "acls": dynsec_acls(acl_rules(lines))})
+        clients.append({"username": username, "textname": username,
+                        "roles": [{"rolename": rolename, "priority": 0}],
+                        **dynsec_password(password_hash)})
+    if admin is not None:
+        roles.append({"rolename": "admin", "acls": dynsec_acls(
+            [("readwrite", "$CONTROL/dynamic-security/#")])})
+        clients.append({"username": admin[0], "textname": "dynamic security admin",
+                        "roles": [{"rolename": "admin", "priority": 0}],
+                        **dynsec_password(admin[1])})
+    return {
+        "defaultACLAccess": {"publishClientSend": False, "publishClientReceive": False,
+                             "subscribe": False, "unsubscribe": True},
+        "clients": clients,
+        "groups": [],
+        "roles": roles,
+    }
+
+
+def find_dynsec_plugin(dirs: Sequence[str] | None = None) -> str | None:
+    """Where this machine's Mosquitto keeps the dynamic-security plugin, if it has one."""
+    import glob
+
+    for d in DYNSEC_PLUGIN_DIRS if dirs is None else dirs:
+        for path in sorted(glob.glob(f"{d}/{DYNSEC_PLUGIN}")):
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+@dataclass(frozen=True)
+class Bridge:
+    """The venue broker's uplink to a central broker.
+
+    Attributes:
+        site: Only this site's topics cross the bridge.
+        host, port, tls: The central broker (``mqtts://`` means TLS).
+        username, password: The venue's login at the central broker.
+        cafile: CA of the central broker's certificate (system CAs when ``None``).
+        name: Mosquitto's connection name (also its client id at the central side).
+    """
+
+    site: str
+    host: str
+    port: int
+    tls: bool
+    username: str
+    password: str
+    cafile: str | None = None
+    name: str = ""
+
+    @property
+    def connection(self) -> str:
+        return self.name or f"venue-{self.site}"
+
+
+def bridge_topics(site: str) -> list[str]:
+    """``topic`` lines: events, status and results go out, the site's commands come in."""
+    root = f"venue/v1/{site}/+/+"
+    return [
+        f"topic {root}/event/# out 1",
+        f"topic {root}/status out 1",
+        f"topic {root}/cmd_result out 1",
+        f"topic {root}/telemetry out 0",
+        f"topic {root}/cmd/# in 1",
+    ]
+
+
+def render_bridge(b: Bridge) -> str:
+    """A ``connection`` section that keeps events while the uplink is down.
+
+    The bridge is a persistent session at both ends (``cleansession false``): at the venue broker
+    its subscriptions stay while the central broker is away, so QoS 1 events queue there (up to
+    ``max_queued_messages``, and on disk with ``persistence``), then drain in order; at the central
+    broker the commands meant for the venue wait for the bridge in the same way.
+    """
+    lines = [
+        f"connection {b.connection}",
+        f"address {b.host}:{b.port}",
+        f"remote_clientid {b.connection}",
+        f"remote_username {b.username}",
+        f"remote_password {b.password}",
+        "bridge_protocol_version mqttv311",
+        "cleansession false",
+        "local_cleansession false",
+        "try_private true",
+        "notifications false",
+        "start_type automatic",
+        "restart_timeout 1 15",
+        "keepalive_interval 30",
+        *bridge_topics(b.site),
+    ]
+    if b.tls:
+        lines += [f"bridge_cafile {b.cafile}" if b.cafile else "bridge_capath /etc/ssl/certs",
+                  "bridge_insecure false", "bridge_tls_version tlsv1.2"]
+    return "\n".join(lines) + "\n"
