@@ -59,6 +59,12 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "Send a command (open, lock, unlock, free-passage, reload, ping) to a device.",
     ),
     Subcommand(
+        "loadsim", "loadsim.cli", "simulate a chain's load on hub replicas (loopback, bounded)",
+        "Start a broker, a fresh PostgreSQL database and hub replicas on this machine, drive them "
+        "with simulated gates, kiosks and beacon scanners for a bounded time, and print "
+        "throughput, latency, lost/doubled rows and CPU per component.",
+    ),
+    Subcommand(
         "demo", "venue.demo", "run the whole venue on this machine with simulated hardware",
         "Start a broker, the hub, and every role with simulated hardware, until Ctrl-C.",
     ),
@@ -73,6 +79,13 @@ SUBCOMMANDS: tuple[Subcommand, ...] = (
         "write an OS image to an SD card with first-boot files",
         "Write a Raspberry Pi OS image to an SD card or image file, verify it, and add the "
         "device's first-boot files to its boot partition.",
+    ),
+    Subcommand(
+        "broker-config", "firmware_config.broker_cli",
+        "write a venue's Mosquitto config (logins, ACL, TLS, dynsec, bridge)",
+        "Write a ready Mosquitto configuration for the venue from the provisioning inventory: "
+        "per-device logins and ACL (or the dynamic-security plugin), operators' logins, TLS with "
+        "the venue CA, and a bridge to a central broker.",
     ),
 )
 
