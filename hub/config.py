@@ -90,12 +90,23 @@ class WalletSection:
     """The address customers open (the hub behind the venue's public name), for sent links."""
     link_ttl_s: int = 30 * 24 * 3600
     otp_ttl_s: int = 600
+    referral_window_s: int = 7 * 24 * 3600
+    """A customer can be credited as referred only this long after registering."""
+    requests_per_ip_per_min: int = 20
+    """One-time codes, code checks and joins per client address and minute (0: no limit)."""
+    triggers_interval_s: int = 3600
+    """How often the hub runs the birthday/welcome/win-back job (0: never; use cron and
+    ``venue hub run-triggers``). Each thing is done once per period however often it runs."""
 
     def validate(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
             raise ConfigError("wallet.base_url: expected an http:// or https:// URL")
         if self.link_ttl_s <= 0 or self.otp_ttl_s <= 0:
             raise ConfigError("wallet.link_ttl_s, wallet.otp_ttl_s: must be positive")
+        if min(self.referral_window_s, self.requests_per_ip_per_min,
+               self.triggers_interval_s) < 0:
+            raise ConfigError("wallet.referral_window_s, wallet.requests_per_ip_per_min, "
+                              "wallet.triggers_interval_s: must not be negative")
 
 
 @dataclass(frozen=True)
