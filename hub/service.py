@@ -54,12 +54,16 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
                                       config.hub.identify_per_phone_per_min))
     if ops is not None:
         app.state.hub.extra["ops"] = ops  # commands and live events (hub.api.operators)
+    app.state.hub.extra["wallet_config"] = config.wallet  # links, limits (hub.wallet.web)
+    triggers = start_triggers(config, db, clock=clock)
     host, _, port = config.hub.listen.rpartition(":")
     log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
     try:
         uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning",
                     access_log=False)
     finally:
+        if triggers is not None:
+            triggers.stop()
         if sender is not None:
             sender.stop()
         if ops is not None:
@@ -101,3 +105,12 @@ def start_ops(config: HubConfig, *, clock: Clock) -> Any:
     ops = OpsLive(config.mqtt, clock=clock)
     ops.start()
     return ops
+
+
+def start_triggers(config: HubConfig, db: Database, *, clock: Clock) -> Any:
+    """The wallet's birthday/welcome/win-back job, every ``[wallet] triggers_interval_s``."""
+    if config.wallet.triggers_interval_s <= 0:
+        return None
+    from hub.wallet.triggers import TriggerThread
+
+    return TriggerThread(db, clock=clock, interval_s=config.wallet.triggers_interval_s).start()
