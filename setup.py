@@ -86,7 +86,7 @@ setup(
     ),
     include_package_data=True,
     package_data={"hub": ["migrations/*.ini", "migrations/*.py", "migrations/versions/*.py",
-                          "static/*", "templates/*"],
+                          "static/*", "templates/*", "ops/web/*"],
                   "kiosk": ["locale/*/LC_MESSAGES/*.mo", "locale/*/LC_MESSAGES/*.po"]},
     install_requires=CORE,
     extras_require=EXTRAS,
