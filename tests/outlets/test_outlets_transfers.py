@@ -4,6 +4,7 @@ the offline replica decided by the gate's own code), on SQLite and PostgreSQL.""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from fastapi.testclient import TestClient
 from hubkit import ADMIN_H
 from outletkit import customer, key, ok, outlet, sell, series, token
 
-from gate.decision import Usage, classify_or_reject, decide
+from gate.decision import Decision, Usage, classify_or_reject, decide
 from gate.replica import ReplicaStore
 from hub.outlets.rules import SalesRules
 from hub.outlets.transfers import TicketFacts, TransferReason, decide_transfer
@@ -24,6 +25,13 @@ A_PHONE, B_PHONE, C_PHONE = "+380671234567", "+380501112233", "+380931110099"
 class NoHistory:
     def usage(self, ref: str) -> Usage | None:
         return None
+
+
+def offline(store: ReplicaStore, code: str, now: datetime) -> Decision:
+    """The gate's own offline decision over its replica."""
+    scanned = classify_or_reject(code)
+    assert not isinstance(scanned, Decision)
+    return decide(scanned, store, NoHistory(), "in", now)
 
 
 def scan(c: TestClient, gate_h: dict[str, str], code: str, mode: str = "redeem",
@@ -84,7 +92,7 @@ def test_an_allowed_transfer_moves_the_ticket_and_the_old_code_stops_working(
     store = ReplicaStore(tmp_path / "replica.db")
     try:
         store.apply(ok(client.get("/api/v1/gates/g1/replica", headers=gate_h)))
-        before = decide(classify_or_reject(old["code"]), store, NoHistory(), "in", clock.now())
+        before = offline(store, old["code"], clock.now())
         assert before.result == Result.ADMIT
 
         k = key()
@@ -112,7 +120,7 @@ def test_an_allowed_transfer_moves_the_ticket_and_the_old_code_stops_working(
 
         # offline: the gate's replica refreshed from the hub rejects the old code on its own
         store.apply(ok(client.get("/api/v1/gates/g1/replica", headers=gate_h)))
-        after = decide(classify_or_reject(old["code"]), store, NoHistory(), "in", clock.now())
+        after = offline(store, old["code"], clock.now())
         assert (after.result, after.reason) == (Result.REJECT, Reason.REVOKED)
     finally:
         store.close()
