@@ -86,6 +86,12 @@ class TopupIn(Strict):
     amount: MoneyText
     idempotency_key: IdemKey
 
+    @model_validator(mode="after")
+    def _positive(self) -> TopupIn:
+        if Decimal(self.amount) <= 0:
+            raise ValueError("amount must be above 0")
+        return self
+
 
 class ItemSeriesIn(Strict):
     series: RowId | None

@@ -9,6 +9,7 @@ the winner stored.
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
@@ -16,19 +17,23 @@ from sqlalchemy import select
 
 from hub.api.deps import HubContext, context, require
 from hub.api.gift_schemas import (
+    BenefitIn,
     CodesIn,
     GiftRedeemIn,
     GiftSetIn,
+    ItemSeriesIn,
     LotteryIn,
     LotteryPatch,
     PlayIn,
     PrizesIn,
+    TopupIn,
 )
 from hub.api.loyalty import retrying
 from hub.auth import Principal
 from hub.delivery import qr_png, qr_svg
-from hub.loyalty import giftcodes, giftsets, lottery
+from hub.loyalty import giftcodes, giftsets, lottery, prepaid, sales, stats
 from hub.loyalty.gift_models import GiftCode
+from hub.loyalty.service import get_business
 from hub.series import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["gifts"])
@@ -184,3 +189,53 @@ def post_giftset_redeem(body: GiftRedeemIn, ctx: HubContext = Depends(context),
                                    now=ctx.clock.now())
 
     return retrying(run)
+
+
+# --- prepaid -----------------------------------------------------------------------------------
+
+
+@router.post("/prepaid/topup", status_code=201)
+def post_topup(body: TopupIn, ctx: HubContext = Depends(context),
+               who: Principal = Depends(require("register", "admin"))) -> dict[str, Any]:
+    """Money left at the register onto the customer's prepaid account (once per key)."""
+
+    def run() -> dict[str, Any]:
+        with ctx.db.write() as s:
+            return prepaid.topup(s, customer_id=body.customer, business_id=body.business,
+                                 amount=Decimal(body.amount), key=body.idempotency_key,
+                                 device=who.device, now=ctx.clock.now())
+
+    return retrying(run)
+
+
+# --- catalog items sold as tickets, coupons worth something on a check ---------------------------
+
+
+@router.put("/catalog/items/{item_id}/series")
+def put_item_series(body: ItemSeriesIn, item_id: RowPath, ctx: HubContext = Depends(context),
+                    _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Sell an item as tickets/coupons/passes of a series: each unit paid issues one code."""
+    with ctx.db.write() as s:
+        return sales.bind_item(s, item_id, body.series)
+
+
+@router.put("/coupon-benefits/{series_id}")
+def put_benefit(body: BenefitIn, series_id: RowPath, ctx: HubContext = Depends(context),
+                _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """What a coupon of the series takes off a check of the business: an amount, a percent,
+    or one unit of an item."""
+    with ctx.db.write() as s:
+        return sales.set_benefit(s, series_id, business_id=body.business, kind=body.kind,
+                                 value=Decimal(body.value), item_id=body.item)
+
+
+@router.get("/businesses/{business_id}/ticket-sales")
+def get_ticket_sales(business_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                     days: Annotated[int, Query(ge=1, le=stats.MAX_DAYS)] = 30,
+                     ctx: HubContext = Depends(context),
+                     _: Principal = Depends(require("admin", "register"))
+                     ) -> list[dict[str, Any]]:
+    """Tickets sold through the catalog per UTC day and outlet (register device)."""
+    with ctx.db.read() as s:
+        get_business(s, business_id)
+        return stats.ticket_sales(s, business_id, days=days, now=ctx.clock.now())

@@ -108,8 +108,8 @@ def post_check(body: CheckIn, ctx: HubContext = Depends(context),
             check = shop.submit_check(
                 s, business_id=body.business, customer_id=body.customer,
                 lines=[(ln.item, ln.qty) for ln in body.lines], key=body.idempotency_key,
-                device=who.device, now=ctx.clock.now())
-            return shop.check_json(check)
+                device=who.device, now=ctx.clock.now(), coupons=body.coupons)
+            return shop.checks_json(s, [check])[0]
 
     return retrying(run)
 
@@ -121,14 +121,17 @@ def register_queue(ctx: HubContext = Depends(context),
                    _: Principal = Depends(require("register", "admin"))) -> list[dict[str, Any]]:
     """The register's queue: checks waiting to be taken and paid, oldest first."""
     with ctx.db.read() as s:
-        return [shop.check_json(c) for c in shop.queue(s, business, status)]
+        return shop.checks_json(s, shop.queue(s, business, status))
 
 
 @router.post("/register/checks/{check_id}/close")
 def close_check(body: CloseIn, check_id: Annotated[int, Path(ge=1, le=2**63 - 1)],
                 ctx: HubContext = Depends(context),
                 who: Principal = Depends(require("register", "admin"))) -> dict[str, Any]:
-    """Close a check: paid accrues the business's points once; a repeat changes nothing."""
+    """Close a check: paid applies its coupons, takes a prepaid payment, issues its tickets and
+    accrues points on what was paid, once; a repeat changes nothing."""
     with ctx.db.write() as s:
-        return shop.check_json(shop.close_check(s, check_id, paid=body.paid,
-                                                device=who.device, now=ctx.clock.now()))
+        check = shop.close_check(s, check_id, paid=body.paid, device=who.device,
+                                 now=ctx.clock.now(), payment=body.payment,
+                                 coupons=body.coupons)
+        return shop.checks_json(s, [check])[0]
