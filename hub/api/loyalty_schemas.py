@@ -105,16 +105,27 @@ class LineIn(Strict):
     qty: Annotated[int, Field(ge=1, le=1000)]
 
 
+CouponRef = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9:_-]{0,79}$")]
+"""A wallet coupon's ``ref`` (``7:42``) or short serial (``7-42-3``)."""
+CouponRefs = Annotated[list[CouponRef], Field(max_length=10)]
+
+
 class CheckIn(Strict):
     customer: CustomerId | None = None
     business: BusinessId
     lines: Annotated[list[LineIn], Field(min_length=1, max_length=200)]
     idempotency_key: IdemKey
     device: DeviceId | None = None
+    coupons: CouponRefs = []
+    """Coupons of the customer's wallet to apply (redeemed when the check closes paid)."""
 
 
 class CloseIn(Strict):
     paid: bool = True
+    payment: Literal["other", "prepaid"] = "other"
+    """``prepaid``: the amount to pay comes from the customer's prepaid balance."""
+    coupons: CouponRefs = []
+    """More coupons to apply, shown at the register."""
 
 
 class CardRevokeIn(Strict):
