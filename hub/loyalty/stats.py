@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from hub.loyalty.gift_models import TicketSale
 from hub.loyalty.models import Check, LedgerEntry, Operation
 
 MAX_DAYS = 92
@@ -55,3 +56,22 @@ def daily(session: Session, business_id: int, *, days: int, now: datetime) -> li
         day["checks_total"] += total
     return [{"day": d, **{k: (f"{v:.2f}" if isinstance(v, Decimal) else v)
                           for k, v in out[d].items()}} for d in sorted(out)]
+
+
+def ticket_sales(session: Session, business_id: int, *, days: int,
+                 now: datetime) -> list[dict[str, Any]]:
+    """Tickets (codes) sold through the catalog per UTC day and per outlet (the register device
+    that closed the check): how many and for how much."""
+    days = max(1, min(days, MAX_DAYS))
+    since = (now - timedelta(days=days - 1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    out: dict[tuple[str, str], dict[str, Any]] = defaultdict(
+        lambda: {"tickets": 0, "total": Decimal("0.00")})
+    for at, outlet, price in session.execute(
+        select(TicketSale.at, TicketSale.outlet, TicketSale.price).where(
+            TicketSale.business_id == business_id, TicketSale.at >= since)
+    ):
+        row = out[(at.date().isoformat(), outlet)]
+        row["tickets"] += 1
+        row["total"] += price
+    return [{"day": d, "outlet": o, "tickets": v["tickets"], "total": f"{v['total']:.2f}"}
+            for (d, o), v in sorted(out.items())]
