@@ -47,7 +47,7 @@ def audit(db: Database, business: int, cust: str) -> Decimal:
         total = sess.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0)).where(
             LedgerEntry.business_id == business, LedgerEntry.customer_id == cust,
             LedgerEntry.account == "prepaid"))
-        assert Decimal(total).quantize(Decimal("0.01")) == member.prepaid
+        assert Decimal(total or 0).quantize(Decimal("0.01")) == member.prepaid
         return member.prepaid
 
 
