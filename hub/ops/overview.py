@@ -78,7 +78,7 @@ def merge_devices(table: Iterable[Device], live: Sequence[dict[str, Any]]) -> li
 
 
 def _bucket(when: datetime, start: datetime) -> int:
-    return int((when - start) / BUCKET)
+    return (when - start) // BUCKET  # floor: a scan before the start is outside
 
 
 def throughput(attempts: Iterable[Attempt], start: datetime, now: datetime) -> dict[str, Any]:
