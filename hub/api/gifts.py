@@ -31,9 +31,10 @@ from hub.api.gift_schemas import (
 from hub.api.loyalty import retrying
 from hub.auth import Principal
 from hub.delivery import qr_png, qr_svg
-from hub.loyalty import giftcodes, giftsets, lottery, prepaid, sales, stats
+from hub.loyalty import giftcodes, giftsets, lottery, passes, prepaid, sales, stats
 from hub.loyalty.gift_models import GiftCode
-from hub.loyalty.service import get_business
+from hub.loyalty.models import Business
+from hub.loyalty.service import get_business, get_customer
 from hub.series import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["gifts"])
@@ -239,3 +240,19 @@ def get_ticket_sales(business_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     with ctx.db.read() as s:
         get_business(s, business_id)
         return stats.ticket_sales(s, business_id, days=days, now=ctx.clock.now())
+
+
+# --- passes ------------------------------------------------------------------------------------
+
+
+@router.get("/customers/{customer_id}/passes")
+def get_passes(customer_id: Annotated[str, Path(pattern=r"^c_[0-9a-f]{16}$")],
+               business: BusinessQuery = [],  # noqa: B006 (FastAPI copies defaults)
+               ctx: HubContext = Depends(context),
+               _: Principal = Depends(require("kiosk", "register", "admin"))
+               ) -> dict[str, Any]:
+    """The customer's passes (codes good for several entries) with the entries left."""
+    with ctx.db.read() as s:
+        get_customer(s, customer_id)
+        shown = business or list(s.scalars(select(Business.id)))
+        return {"passes": passes.passes_of(s, customer_id, shown, now=ctx.clock.now())}
