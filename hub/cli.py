@@ -27,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-mqtt", action="store_true", help="run without the MQTT ingest")
     parser.add_argument("--admin-token", metavar="TOKEN",
                         help="make this an admin token on start (also VENUE_ADMIN_TOKEN)")
-    subs = parser.add_subparsers(dest="hub_command", metavar="{token,migrate}")
+    subs = parser.add_subparsers(dest="hub_command", metavar="{token,migrate,run-triggers}")
     token = subs.add_parser("token", help="manage API tokens")
     token_subs = token.add_subparsers(dest="token_command", metavar="{create,import,revoke}")
     create = token_subs.add_parser("create", help="print a new API token")
@@ -48,6 +48,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     _db_option(rev, argparse.SUPPRESS)
     mig = subs.add_parser("migrate", help="apply database migrations and exit")
     _db_option(mig, argparse.SUPPRESS)
+    trig = subs.add_parser("run-triggers", help="run the wallet's birthday, welcome and "
+                           "win-back job once (for cron; each thing is done once per period)")
+    _db_option(trig, argparse.SUPPRESS)
 
 
 def _config(args: argparse.Namespace) -> HubConfig:
@@ -93,6 +96,16 @@ def run(args: argparse.Namespace) -> int:
     db = Database.connect(config.hub.db or default_url(config.device.data_dir))
     try:
         command = getattr(args, "hub_command", None)
+        if command == "run-triggers":
+            import json
+
+            from hub.notify.queue import Channels, configure
+            from hub.wallet.triggers import run_triggers
+
+            bootstrap(db, clock=SYSTEM_CLOCK, admin_token=config.hub.admin_token)
+            configure(db, Channels.from_config(config.notify))  # the hub's sender delivers
+            print(json.dumps(run_triggers(db, now=SYSTEM_CLOCK.now()).to_dict()))
+            return 0
         if command == "migrate":
             bootstrap(db, clock=SYSTEM_CLOCK, admin_token=config.hub.admin_token)
             print("database is at the current schema")
