@@ -196,6 +196,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
     admitted_online = sum(1 for r, _ in sent.answers.values() if r == "admit")
     fig: dict[str, Any] = {
         "plan": {k: v for k, v in asdict(plan).items() if k not in ("pg_admin",)},
+        "database": stack.pg.name,
         "load_s": round(load_s, 2),
         "admitted_online": admitted_online,
         "admitted_offline": len(sent.offline),
