@@ -62,6 +62,29 @@ class ScriptedHub(DemoHub):
         self._guard("submit_check", **kw)
         return super().submit_check(**kw)
 
+    def lotteries(self, businesses: list[int]) -> Any:
+        self._guard("lotteries", businesses=businesses)
+        return super().lotteries(businesses)
+
+    def play_lottery(self, **kw: Any) -> Any:  # type: ignore[override]
+        self._guard("play_lottery", **kw)
+        return super().play_lottery(**kw)
+
+    def promotions(self, businesses: list[int]) -> Any:
+        self._guard("promotions", businesses=businesses)
+        return super().promotions(businesses)
+
+    def claim_promotion(self, promotion: int, **kw: Any) -> Any:  # type: ignore[override]
+        self._guard("claim_promotion", promotion=promotion, **kw)
+        return super().claim_promotion(promotion, **kw)
+
+    def media(self, path: str) -> bytes | None:
+        try:
+            self._guard("media", path=path)
+        except HubError:
+            return None  # as the HTTP client answers for a picture it cannot have
+        return super().media(path)
+
     def ping(self) -> bool:
         self.calls.append(("ping", {}))
         return not self.down

@@ -127,10 +127,14 @@ def test_screenshot_tour_writes_every_screen_in_both_languages(tmp_path: Path) -
     names = {p.name for p in out.glob("*.png")}
     for screen in ("attract", "identify", "consent", "home", "rewards", "confirm", "coupon",
                    "shop", "items", "cart", "order", "done", "home-offline", "pin",
-                   "maintenance", "scan"):
+                   "maintenance", "scan", "coupon-claimed", "lottery", "lottery-played",
+                   "prize", "prize-none"):
         for lang in ("en", "uk"):
             assert f"{screen}-{lang}.png" in names
-    for name in ("home-en.png", "identify-uk.png", "order-uk.png"):
+    for name in ("home-en.png", "identify-uk.png", "order-uk.png", "prize-uk.png",
+                 "lottery-en.png"):
         assert pixel_stddev(out / name) > 8.0
+    for name in ("lottery", "prize-none", "lottery-played"):
+        assert (out / f"{name}-en.png").read_bytes() != (out / f"{name}-uk.png").read_bytes()
     # the languages differ where there is text to translate
     assert (out / "attract-en.png").read_bytes() != (out / "attract-uk.png").read_bytes()
