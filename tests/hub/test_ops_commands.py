@@ -271,3 +271,50 @@ def test_waiter_ignores_other_ids_and_garbage() -> None:
     t.start()
     got = w.wait("a", 5)
     assert got is not None and got.data == {"n": 1}
+
+
+def test_the_real_hub_process_commands_a_gate(broker: Any, tmp_path: Any) -> None:
+    """``venue hub`` wires the live view in (hub/service.py): the API reaches a gate over MQTT."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+    from hubkit import ADMIN, free_port
+
+    port = free_port()
+    venue_bin = os.path.join(os.path.dirname(sys.executable), "venue")
+    log = open(tmp_path / "hub.log", "wb")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [venue_bin, "hub", "--db", f"sqlite:///{tmp_path / 'hub.sqlite3'}", "--listen",
+         f"127.0.0.1:{port}", "--mqtt", broker.url, "--admin-token", ADMIN],
+        env={**os.environ, "VENUE_DEVICE__DATA_DIR": str(tmp_path / "data")},
+        stdout=log, stderr=log)
+    gate = Gate(broker.url, "gate-3").start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def overview() -> dict[str, Any] | None:
+            if proc.poll() is not None:
+                raise AssertionError((tmp_path / "hub.log").read_text())
+            try:
+                o: dict[str, Any] = httpx.get(f"{url}/api/v1/ops/overview", headers=ADMIN_H,
+                                              timeout=2).json()
+            except httpx.HTTPError:
+                return None
+            return o if o["live"] and any(d["device"] == "gate-3" for d in o["devices"]) else None
+        wait_for(overview, timeout=30, what="the hub's live view to know gate-3")
+        r = httpx.post(f"{url}/api/v1/devices/gate-3/commands", headers=ADMIN_H,
+                       json={"name": "open"}, timeout=10)
+        assert r.status_code == 200 and r.json()["result"] == "ok", r.text
+        assert len(gate.opened) == 1
+        assert httpx.get(f"{url}/dashboard").status_code == 200
+    finally:
+        gate.link.stop(1.0)
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+        log.close()
