@@ -167,12 +167,14 @@ def run_triggers(db: Database, *, now: datetime) -> TriggerReport:
     """Everything due at ``now``, each once; safe to run at any time, any number of times."""
     report = TriggerReport()
     with db.read() as s:
-        all_rules = list(s.scalars(select(WalletRules)))
+        bids = list(s.scalars(select(WalletRules.business_id).order_by(WalletRules.business_id)))
         names = {b.id: b.name for b in s.scalars(select(Business))}
-    for rules in all_rules:
-        bid = rules.business_id
+    for bid in bids:
         work: list[tuple[str, str, str]] = []
         with db.read() as s:
+            rules = s.get(WalletRules, bid)
+            if rules is None:
+                continue
             has_reward = rules.birthday_points > 0 or rules.birthday_series is not None
             if has_reward:
                 for profile in s.scalars(
