@@ -28,6 +28,7 @@ from hub.outlets.schemas import (
     AssignmentIn,
     CloseIn,
     OutletIn,
+    OutletUpdateIn,
     SaleIn,
     SalesRulesIn,
     TransferIn,
@@ -107,6 +108,15 @@ def get_outlet(outlet_id: OutletId, ctx: HubContext = Depends(context),
                _: Principal = Depends(OPERATORS)) -> dict[str, Any]:
     with ctx.db.read() as s:
         return _outlet_summary(s, outlet_id)
+
+
+@router.patch("/outlets/{outlet_id}")
+def patch_outlet(outlet_id: OutletId, body: OutletUpdateIn, ctx: HubContext = Depends(context),
+                 _: Principal = Depends(ADMIN)) -> dict[str, Any]:
+    """Rename an outlet, or stop (``active: false``) and resume its selling."""
+    with ctx.db.write() as s:
+        return sales.outlet_dict(sales.update_outlet(s, outlet_id, name=body.name,
+                                                     active=body.active))
 
 
 @router.put("/outlets/{outlet_id}/series/{series_id}")

@@ -75,6 +75,17 @@ def get_outlet(session: Session, outlet_id: str, *, lock: bool = False) -> Outle
     return row
 
 
+def update_outlet(session: Session, outlet_id: str, *, name: str | None,
+                  active: bool | None) -> Outlet:
+    """Rename an outlet or switch its selling off and on."""
+    row = get_outlet(session, outlet_id, lock=True)
+    if name is not None:
+        row.name = name.strip()
+    if active is not None:
+        row.active = active
+    return row
+
+
 def outlet_dict(row: Outlet) -> dict[str, Any]:
     return {"id": row.id, "name": row.name, "active": row.active,
             "created_at": _t(row.created_at)}

@@ -24,6 +24,12 @@ class OutletIn(Strict):
     name: Name
 
 
+class OutletUpdateIn(Strict):
+    name: Name | None = None
+    active: bool | None = None
+    """An inactive outlet cannot sell (404 like an unknown one); its sales and invoices stay."""
+
+
 class AssignmentIn(Strict):
     quota: Annotated[int, Field(ge=0, le=2**31 - 1)]
     price: OutletPrice

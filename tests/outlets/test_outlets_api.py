@@ -65,6 +65,13 @@ def test_an_outlet_never_sees_another_outlets_sales(client: TestClient) -> None:
     assert sell(client, stranger, sid).status == 404
     other = series(client, "Other")
     assert sell(client, h1, other).status == 404
+    # an outlet switched off cannot sell, and can again once switched on
+    assert ok(client.patch("/api/v1/outlets/a1", headers=ADMIN_H, json={"active": False}))[
+        "active"] is False
+    assert sell(client, h1, sid).status == 404
+    ok(client.patch("/api/v1/outlets/a1", headers=ADMIN_H, json={"active": True}))
+    assert sell(client, h1, sid).status == 201
+    assert client.patch("/api/v1/outlets/a1", headers=h1, json={"active": True}).status_code == 403
     # another role cannot sell as an outlet
     assert client.post("/api/v1/outlet/sales", headers=ADMIN_H,
                        json={"series": sid, "idempotency_key": key()}).status_code == 403
