@@ -122,6 +122,9 @@ def get_commands(
     _: Principal = Depends(OPERATORS),
 ) -> dict[str, Any]:
     """Recorded commands, newest first (who, device, name, args, sent_at, result, answered_at)."""
+    live = _live(ctx)
+    if live is not None:
+        ops_commands.record_late(ctx.db, live.waiter, ctx.clock)
     return {"commands": ops_commands.list_commands(ctx.db, device, limit)}
 
 

@@ -107,11 +107,17 @@ def outcome(answer: CommandResult | None, target: Target, name: str,
 
 
 class ResultWaiter:
-    """Hands each ``cmd_result`` to the request waiting for that command id."""
+    """Hands each ``cmd_result`` to the request waiting for that command id, and keeps answers
+    that came after their request gave up (for the record: the gate may have opened after all).
+    """
+
+    LATE_KEPT = 1000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._slots: dict[str, tuple[threading.Event, list[CommandResult]]] = {}
+        self._expired: dict[str, None] = {}
+        self._late: list[CommandResult] = []
 
     def expect(self, command_id: str) -> None:
         with self._lock:
@@ -125,8 +131,12 @@ class ResultWaiter:
             return False
         with self._lock:
             slot = self._slots.get(res.id)
-        if slot is None:
-            return False
+            if slot is None:
+                if res.id not in self._expired:
+                    return False
+                del self._expired[res.id]
+                self._late.append(res)
+                return True
         slot[1].append(res)
         slot[0].set()
         return True
@@ -134,13 +144,23 @@ class ResultWaiter:
     def wait(self, command_id: str, timeout: float) -> CommandResult | None:
         with self._lock:
             slot = self._slots.get(command_id)
-        try:
-            if slot is None or not slot[0].wait(timeout):
-                return None
-            return slot[1][0]
-        finally:
-            with self._lock:
-                self._slots.pop(command_id, None)
+        answered = slot is not None and slot[0].wait(timeout)
+        with self._lock:
+            self._slots.pop(command_id, None)
+            if answered and slot is not None:
+                return slot[1][0]
+            if slot is not None and slot[1]:  # answered just after the wait ended
+                return slot[1][0]
+            self._expired[command_id] = None
+            while len(self._expired) > self.LATE_KEPT:
+                self._expired.pop(next(iter(self._expired)))
+            return None
+
+    def take_late(self) -> list[CommandResult]:
+        """Answers that arrived after their timeout, once each."""
+        with self._lock:
+            late, self._late = self._late, []
+            return late
 
 
 class CommandLink(Protocol):
@@ -247,6 +267,24 @@ def _get(s: Any, command_id: str) -> CommandRecord:
         raise NotFound(f"no command {command_id}")
     assert isinstance(rec, CommandRecord)
     return rec
+
+
+def record_late(db: Database, waiter: ResultWaiter, clock: Clock) -> int:
+    """Write answers that came after their command timed out onto its record (``result`` stays
+    ``timeout``, as the API answered; ``answered_at`` and ``message`` tell what happened)."""
+    late = waiter.take_late()
+    if not late:
+        return 0
+    with db.write() as s:
+        for res in late:
+            rec = s.get(CommandRecord, res.id)
+            if rec is None or rec.answered_at is not None:
+                continue
+            how = "ok" if res.ok else f"error: {res.error or 'unknown'}"
+            rec.answered_at = clock.now()
+            rec.data = res.data
+            rec.message = f"{rec.message or ''} It answered after the timeout: {how}."[:500]
+    return len(late)
 
 
 def list_commands(db: Database, device: str | None, limit: int) -> list[dict[str, Any]]:

@@ -61,12 +61,22 @@ def live(broker: Any, clock: FakeClock) -> Iterator[OpsLive]:
     ops.stop()
 
 
-@pytest.fixture
-def hub(any_db: Database, clock: FakeClock, live: OpsLive) -> Iterator[TestClient]:
-    app = create_app(any_db, clock=clock, token_ttl=0.0)
+def _client(db: Database, clock: FakeClock, live: OpsLive) -> Iterator[TestClient]:
+    app = create_app(db, clock=clock, token_ttl=0.0)
     app.state.hub.extra["ops"] = live
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def hub(db: Database, clock: FakeClock, live: OpsLive) -> Iterator[TestClient]:
+    """The API on SQLite (the record itself is checked on both backends below)."""
+    yield from _client(db, clock, live)
+
+
+@pytest.fixture
+def hub_any(any_db: Database, clock: FakeClock, live: OpsLive) -> Iterator[TestClient]:
+    yield from _client(any_db, clock, live)
 
 
 def _known(live: OpsLive, device: str, state: str) -> None:
@@ -75,7 +85,9 @@ def _known(live: OpsLive, device: str, state: str) -> None:
 
 
 def test_open_round_trip_is_ok_and_recorded_with_who(
-        hub: TestClient, live: OpsLive, broker: Any, any_db: Database, clock: FakeClock) -> None:
+        hub_any: TestClient, live: OpsLive, broker: Any, any_db: Database,
+        clock: FakeClock) -> None:
+    hub = hub_any
     gate = Gate(broker.url).start()
     try:
         _known(live, "gate-1", "online")
@@ -168,6 +180,35 @@ def test_silent_device_times_out_with_a_clear_message(
         mute.publish(DeviceRef(SITE, "gate", "gate-9").status(), b"", retain=True)
     finally:
         mute.stop(1.0)
+
+
+def test_an_answer_after_the_timeout_is_written_on_the_record(
+        hub: TestClient, live: OpsLive, broker: Any) -> None:
+    gate = Gate(broker.url)
+    release = threading.Event()
+
+    def slow(cmd: Command) -> dict[str, Any]:
+        release.wait(10)
+        return {"reloaded": True}
+
+    gate.link.on_command("reload", slow)
+    gate.start()
+    try:
+        _known(live, "gate-1", "online")
+        body = hub.post("/api/v1/devices/gate-1/commands", headers=ADMIN_H,
+                        json={"name": "reload", "timeout_s": 0.3}).json()
+        assert body["result"] == "timeout" and body["reason"] == "no_answer"
+        release.set()
+
+        def late() -> dict[str, Any] | None:
+            rec: dict[str, Any] = hub.get("/api/v1/commands", headers=ADMIN_H).json()[
+                "commands"][0]
+            return rec if rec["answered_at"] else None
+        rec = wait_for(late, what="the late answer on the record")
+        assert rec["result"] == "timeout" and rec["data"] == {"reloaded": True}
+        assert "answered after the timeout: ok" in rec["message"]
+    finally:
+        gate.link.stop(1.0)
 
 
 def test_the_devices_table_is_enough_to_find_a_device(
