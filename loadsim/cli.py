@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
 
     # A hundred simulated devices connecting and leaving would bury the figures in INFO lines.
     logging.getLogger("venue").setLevel(logging.WARNING)
+    # ... and the links' stop at the end logs every device's normal disconnection as a warning.
+    logging.getLogger("venue.mqtt").setLevel(logging.ERROR)
 
     try:
         require_loopback(args.pg, "PostgreSQL")

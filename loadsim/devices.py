@@ -90,9 +90,8 @@ class SimGate(Paced):
 
     def step(self) -> None:
         roll = self.rng.random()
-        code = None
-        if roll >= self.offline_share + self.rescan_share or not self.admitted:
-            code = self.codes.take()
+        rescan = self.offline_share <= roll < self.offline_share + self.rescan_share
+        code = None if rescan and self.admitted else self.codes.take()
         if code is not None and roll < self.offline_share:
             self._offline(code)
             return
