@@ -57,6 +57,8 @@ class NotifySection:
     smtp_user: str = ""
     smtp_password: str | None = None
     smtp_password_file: str | None = None
+    smtp_cafile: str | None = None
+    """CA bundle (PEM) that STARTTLS verifies the server with; none: the system's CAs."""
     mail_from: str = "venue@localhost"
     sms_url: str = ""
     """URL template of the SMS gateway, with ``{phone}`` and ``{text}`` (URL-encoded)."""
