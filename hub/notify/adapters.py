@@ -69,6 +69,8 @@ class SmtpAdapter:
     password: str | None = None
     mail_from: str = "venue@localhost"
     timeout: float = 10.0
+    cafile: str | None = None
+    """CA bundle for STARTTLS (a venue's own mail relay); ``None``: the system's CAs."""
     smtp: Callable[..., smtplib.SMTP] = smtplib.SMTP
 
     def build(self, msg: Outgoing) -> EmailMessage:
@@ -88,7 +90,7 @@ class SmtpAdapter:
         try:
             with self.smtp(self.host, self.port, timeout=self.timeout) as conn:
                 if self.starttls:
-                    conn.starttls(context=ssl.create_default_context())
+                    conn.starttls(context=ssl.create_default_context(cafile=self.cafile))
                 if self.user:
                     conn.login(self.user, self.password or "")
                 refused = conn.send_message(mail)
@@ -156,7 +158,7 @@ def build_adapters(notify: NotifySection) -> dict[str, Adapter]:
             host=notify.smtp_host, port=notify.smtp_port, starttls=notify.smtp_starttls,
             user=notify.smtp_user,
             password=_secret(notify.smtp_password, notify.smtp_password_file),
-            mail_from=notify.mail_from)
+            mail_from=notify.mail_from, cafile=notify.smtp_cafile)
     if notify.sms_url:
         out["sms"] = SmsGatewayAdapter(
             url=notify.sms_url, method=notify.sms_method, body=notify.sms_body,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -178,3 +179,34 @@ def test_background_sender_delivers(any_db: Database, clock: FakeClock, customer
         finally:
             sender.stop()
         assert len(gw.requests) == 1
+
+
+def test_email_over_starttls_with_login(any_db: Database, clock: FakeClock, customer: str,
+                                        tmp_path: Path) -> None:
+    from notifykit import self_signed
+
+    cert, key = self_signed(tmp_path)
+    pw = tmp_path / "smtp-password"
+    pw.write_text("s3cret\n")
+    with any_db.write() as s:
+        contacts.set_email(s, identity.phone_secret(s), customer, "ann@example.org",
+                           now=clock.now())
+    with smtp_server(tls=(cert, key), login=("venue", "s3cret")) as (port, inbox):
+        queue.configure(any_db, queue.Channels(email=True))
+        for k in ("untrusted", "trusted", "wrong-password"):
+            with any_db.write() as s:
+                queue.enqueue(s, customer=customer, kind="x", text=k, subject=k,
+                              idempotency_key=f"tls:{k}", now=clock.now())
+            wrong = k == "wrong-password"
+            cfg = NotifySection(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
+                                smtp_user="venue",
+                                smtp_password="nope" if wrong else None,
+                                smtp_password_file=None if wrong else str(pw),
+                                smtp_cafile=None if k == "untrusted" else str(cert))
+            deliver_due(any_db, build_adapters(cfg), clock.now())
+        assert [str(m["Subject"]) for _, m in inbox.mails] == ["trusted"]
+    with any_db.read() as s:
+        errors = {m.subject: m.last_error for m in s.scalars(select(Message))}
+    assert errors["trusted"] is None
+    assert "SSLCertVerificationError" in (errors["untrusted"] or "")
+    assert (errors["wrong-password"] or "").startswith("SMTP 535")
