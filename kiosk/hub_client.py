@@ -300,7 +300,7 @@ def map_error(path: str, status: int, data: Any) -> HubError:
         return HubError(HubReason.UNKNOWN_CUSTOMER, "unknown customer")
     if status == 422 and path.endswith(("/identify", "/customers")):
         return HubError(HubReason.INVALID_PHONE, _detail_text(detail))
-    if status == 404 and path.endswith("/lotteries/play"):
+    if status in (404, 422) and path.endswith("/lotteries/play"):
         return HubError(HubReason.UNKNOWN_CODE, "unknown lottery code")
     if status == 404 and path.endswith("/claim"):
         return HubError(HubReason.ENDED, "no such promotion")
@@ -316,7 +316,7 @@ def map_error(path: str, status: int, data: Any) -> HubError:
                 cost=_opt_int(detail.get("cost")),
             )
         if reason in (HubReason.ALREADY_PLAYED, HubReason.ALREADY_CLAIMED, HubReason.NO_COUPON,
-                      HubReason.ENDED):
+                      HubReason.ENDED, HubReason.NO_PRIZES):
             return HubError(HubReason(reason), str(reason))
         if reason == HubReason.UNAVAILABLE:
             items = detail.get("items") if isinstance(detail.get("items"), list) else []

@@ -17,14 +17,17 @@ from kiosk.models import HubError, HubReason, LotteryPlay
 from kiosk.states import N_, Msg, Screen, ViewState
 from kiosk.texts import OFFLINE_PLAY, PLAY_TEXT, TRY_AGAIN
 
-MAX_CODE = 40
-"""Longest code accepted from the keyboard or the camera (receipt QRs are short)."""
+MAX_CODE = 200
+"""Longest text sent as a code (the hub's limit); a longer QR is not a lottery code."""
+MAX_TYPED = 64
+"""Longest code the keyboard takes (the hub's codes are 4-64 letters and digits)."""
 CODE_KEYS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 
 
 def clean_code(text: str) -> str:
-    """A scanned or typed code as sent: surrounding blanks removed, nothing else changed."""
-    return text.strip()[:MAX_CODE]
+    """A scanned or typed code as sent: surrounding blanks removed, nothing else changed (the
+    hub normalises case, dashes and spaces)."""
+    return text.strip()
 
 
 class LotteryFlow:
@@ -37,6 +40,7 @@ class LotteryFlow:
     _intent: Callable[[], bool]
     _run: Callable[..., None]
     _play_key: tuple[str, str] | None
+    refresh_offers: Callable[[], None]
 
     def open_lottery(self) -> None:
         """"Play" on Rewards."""
@@ -51,7 +55,7 @@ class LotteryFlow:
         """A key of the on-screen keyboard."""
         s = self.state
         if (self._intent() and s.screen == Screen.LOTTERY and key in CODE_KEYS
-                and len(s.code_display) < MAX_CODE):
+                and len(s.code_display) < MAX_TYPED):
             self._set(code_display=s.code_display + key, message=None)
 
     def code_backspace(self) -> None:
@@ -69,8 +73,13 @@ class LotteryFlow:
 
     def lottery_scanned(self, text: str) -> None:
         """A QR read by the camera while the lottery screen is shown."""
-        if self._intent() and self.state.screen == Screen.LOTTERY and clean_code(text):
-            self._play(clean_code(text))
+        if not (self._intent() and self.state.screen == Screen.LOTTERY and clean_code(text)):
+            return
+        code = clean_code(text)
+        if len(code) > MAX_CODE:  # some other QR held up to the camera
+            self._set(message=Msg.of(PLAY_TEXT[HubReason.UNKNOWN_CODE], "error"))
+            return
+        self._play(code)
 
     def _play(self, code: str) -> None:
         state = self.state
@@ -95,6 +104,8 @@ class LotteryFlow:
         def failed(error: HubError) -> None:
             if error.reason != HubReason.OFFLINE:
                 self._play_key = None  # answered for good: the next try is a new play
+            if error.reason in (HubReason.ENDED, HubReason.NO_PRIZES):
+                self.refresh_offers()  # Rewards stops offering it
             self._set(message=Msg.of(PLAY_TEXT.get(error.reason, TRY_AGAIN), "error"))
 
         self._run(N_("Checking your code…"),

@@ -37,7 +37,9 @@ class HubReason(StrEnum):
     NO_COUPON = "no_coupon"
     """The promotion carries no coupon to claim."""
     ENDED = "ended"
-    """The promotion is over."""
+    """The promotion or the lottery is over."""
+    NO_PRIZES = "no_prizes"
+    """Every prize of the lottery is given out (the code stays unplayed)."""
 
 
 class HubError(VenueError, RuntimeError):

@@ -42,12 +42,19 @@ OFFLINE_CLAIM = N_("We are offline right now, so coupons cannot be claimed. Plea
 PLAY_TEXT: dict[HubReason, str] = {
     HubReason.ALREADY_PLAYED: N_("This code has already been played. Each code plays once."),
     HubReason.UNKNOWN_CODE: N_("We do not know this code. Please check it and try again."),
+    HubReason.ENDED: N_("Sorry, this lottery has just ended."),
+    HubReason.NO_PRIZES: N_("Sorry, every prize of this lottery has been won. Your code stays "
+                            "valid."),
+    HubReason.UNAVAILABLE: N_("Sorry, this prize cannot be given right now. Please ask at the "
+                              "register."),
     HubReason.OFFLINE: OFFLINE_PLAY,
 }
 CLAIM_TEXT: dict[HubReason, str] = {
     HubReason.ALREADY_CLAIMED: N_("You already have this coupon. Enjoy it!"),
     HubReason.ENDED: N_("Sorry, this promotion has just ended."),
     HubReason.NO_COUPON: N_("Sorry, this promotion has just ended."),
+    HubReason.UNAVAILABLE: N_("Sorry, this coupon cannot be given right now. Please ask at the "
+                              "register."),
     HubReason.OFFLINE: OFFLINE_CLAIM,
 }
 TRY_AGAIN = N_("Something went wrong. Please try again.")

@@ -285,3 +285,28 @@ def test_a_picture_that_cannot_be_had_leaves_the_initial(clock: FakeClock, tmp_p
     p.back()
     p.open_shop()  # the same customer: failed pictures are not asked again
     assert len(hub.called("media")) == asked
+
+
+def test_an_ended_or_won_out_lottery_says_so_and_leaves_rewards(clock: FakeClock) -> None:
+    p, hub, *_ = at_rewards(clock)
+    p.open_lottery()
+    keys(p, DEMO_WIN_CODE)
+    hub.fail["play_lottery"] = HubError(HubReason.NO_PRIZES, "no prizes")
+    hub.lottery_list.clear()
+    p.submit_code()
+    assert p.state.screen == Screen.LOTTERY
+    assert p.state.message.render().startswith("Sorry, every prize")  # type: ignore[union-attr]
+    assert p.state.lotteries == ()  # asked again at once: Rewards stops offering it
+    hub.fail["play_lottery"] = HubError(HubReason.ENDED, "ended")
+    p.submit_code()
+    assert p.state.message.render() == "Sorry, this lottery has just ended."  # type: ignore
+
+
+def test_a_long_qr_is_not_sent_as_a_code(clock: FakeClock) -> None:
+    p, hub, *_ = at_rewards(clock)
+    p.open_lottery()
+    p.card_scanned("https://example.com/" + "x" * 300)
+    assert hub.called("play_lottery") == []
+    assert p.state.message.render().startswith("We do not know this code")  # type: ignore
+    keys(p, "A" * 80)
+    assert len(p.state.code_display) == 64  # the hub's longest code

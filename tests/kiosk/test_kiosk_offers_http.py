@@ -94,6 +94,10 @@ def test_contract_answers_map_to_reasons() -> None:
         HubReason.UNKNOWN_CODE
     assert map_error(play, 409, {"detail": {"reason": "already_played"}}).reason == \
         HubReason.ALREADY_PLAYED
+    assert map_error(play, 422, {"detail": [{"loc": ["body", "code"]}]}).reason == \
+        HubReason.UNKNOWN_CODE
+    for reason in ("ended", "no_prizes", "unavailable"):
+        assert map_error(play, 409, {"detail": {"reason": reason}}).reason == reason
     claim = "/api/v1/promotions/2/claim"
     for reason in ("already_claimed", "insufficient_points", "no_coupon", "ended"):
         assert map_error(claim, 409, {"detail": {"reason": reason}}).reason == reason
