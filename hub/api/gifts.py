@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
+from pydantic import Field
 from sqlalchemy import select
 
 from hub.api.deps import HubContext, context, require
@@ -40,7 +41,7 @@ from hub.series import NotFound
 router = APIRouter(prefix="/api/v1", tags=["gifts"])
 ADMIN = require("admin")
 RowPath = Annotated[int, Path(ge=1, le=2**63 - 1)]
-BusinessQuery = Annotated[list[int], Query(max_length=50)]
+BusinessQuery = Annotated[list[Annotated[int, Field(ge=1, le=2**31 - 1)]], Query(max_length=50)]
 
 
 def randbelow(ctx: HubContext) -> lottery.RandBelow:

@@ -7,9 +7,10 @@
   :func:`discount` is the pure arithmetic.
 * **Tickets sold**: a catalog item bound to a series (``loyalty_item_series``) issues one code
   per unit to the check's customer when the check closes paid; each sale is a
-  ``loyalty_ticket_sales`` row with the register (outlet) that closed it. The check's status
-  moving from ``queued`` once, under its row lock, makes both happen once however often a close
-  is retried.
+  ``loyalty_ticket_sales`` row with the register (outlet) that closed it. The series' purchase
+  limits (:mod:`hub.outlets.limits`) are checked at submission and again at close. The check's
+  status moving from ``queued`` once, under its row lock, makes both happen once however often
+  a close is retried.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from hub.loyalty.errors import Conflict
 from hub.loyalty.gift_models import CouponBenefit, ItemSeries, TicketSale
 from hub.loyalty.models import Check, Item
 from hub.models import Code, CodeEvent, Series
+from hub.outlets import limits as purchase_limits
 from hub.series import NotFound, get_series
 
 CENT = Decimal("0.01")
@@ -137,23 +139,45 @@ def item_series(session: Session, item_ids: Sequence[int]) -> dict[int, int]:
 # --- at submission -----------------------------------------------------------------------------
 
 
+def check_limits(session: Session, *, customer_id: str | None, wanted: dict[int, int],
+                 now: datetime) -> None:
+    """The series' purchase limits (:mod:`hub.outlets.limits`: per order, per customer).
+
+    Raises:
+        Conflict: ``per_order_limit``, ``per_customer_limit`` or ``customer_required`` with
+            ``message``, ``limit``, ``held`` and the ``series``.
+    """
+    for sid, n in sorted(wanted.items()):
+        decision = purchase_limits.check_purchase(session, series_id=sid,
+                                                  customer_id=customer_id, qty=n, now=now)
+        purchase_limits.raise_if_refused(decision, series=sid)
+
+
+def wanted_series(bound: dict[int, int], qty: dict[int, int]) -> dict[int, int]:
+    """Units asked per series, from the bound items' quantities."""
+    wanted: dict[int, int] = {}
+    for item, sid in bound.items():
+        wanted[sid] = wanted.get(sid, 0) + qty[item]
+    return wanted
+
+
 def check_submission(session: Session, *, customer_id: str | None,
-                     qty: dict[int, int]) -> None:
+                     qty: dict[int, int], now: datetime) -> None:
     """Refuse a check that cannot end in its tickets: no customer to issue them to
-    (``customer_required``), or fewer codes left in a series than units asked (``sold_out``)."""
+    (``customer_required``), fewer codes left in a series than units asked (``sold_out``), or a
+    series' purchase limit (:func:`check_limits`)."""
     bound = item_series(session, list(qty))
     if not bound:
         return
     if customer_id is None:
         raise Conflict("customer_required", "tickets are issued to a customer",
                        items=sorted(bound))
-    wanted: dict[int, int] = {}
-    for item, sid in bound.items():
-        wanted[sid] = wanted.get(sid, 0) + qty[item]
+    wanted = wanted_series(bound, qty)
     short = sorted(item for item, sid in bound.items()
                    if issuing.available(get_series(session, sid)) < wanted[sid])
     if short:
         raise Conflict("sold_out", "not enough tickets left", items=short)
+    check_limits(session, customer_id=customer_id, wanted=wanted, now=now)
 
 
 def coupon_refs(refs: Sequence[str]) -> list[str]:
@@ -261,6 +285,12 @@ def issue_tickets(session: Session, check: Check, *, outlet: str,
         return []
     if check.customer_id is None:
         raise Conflict("customer_required", "tickets are issued to a customer")
+    qty: dict[int, int] = {}
+    for ln in check.lines:
+        qty[int(ln["item"])] = qty.get(int(ln["item"]), 0) + int(ln["qty"])
+    # again at close, under the series lock: two queued checks may together pass a limit
+    check_limits(session, customer_id=check.customer_id,
+                 wanted=wanted_series(bound, qty), now=now)
     out = []
     for ln in check.lines:
         item = int(ln["item"])

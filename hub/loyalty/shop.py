@@ -104,7 +104,7 @@ def submit_check(session: Session, *, business_id: int, customer_id: str | None,
                      or items[i].business_id != business_id)
     if missing:
         raise Conflict("unavailable", "items unavailable", items=missing)
-    sales.check_submission(session, customer_id=customer_id, qty=dict(qty))
+    sales.check_submission(session, customer_id=customer_id, qty=dict(qty), now=now)
     refs = sales.coupon_refs(coupons)
     off = sales.check_coupons(session, refs, customer_id=customer_id, business_id=business_id,
                               lines=[(i, n, items[i].price) for i, n in qty.items()], now=now)

@@ -213,3 +213,25 @@ def test_coupon_rules_and_prepaid_pays_the_discounted_total(client: TestClient) 
     closed = ok(close(client, s.register_h, check, payment="prepaid"))
     assert closed["to_pay"] == "35.00"
     assert summary(client, s)["balances"][0]["prepaid"] == "5.00"
+
+
+def test_purchase_limits_of_the_series_apply_at_submission_and_close(client: TestClient) -> None:
+    s = seed(client)
+    sid = series(client, "Final")
+    ok(client.put(f"/api/v1/series/{sid}/sales-rules", headers=ADMIN_H,
+                  json={"per_order_limit": 2, "per_customer_limit": 3}))
+    item = ticket_item(client, s, sid)
+    cust = register(client, s)["customer"]
+    r = submit(client, s, cust, [(item, 3)])
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "per_order_limit"
+    ok(close(client, s.register_h, ok(submit(client, s, cust, [(item, 2)]), 201)["check"]))
+    r = submit(client, s, cust, [(item, 2)])
+    detail = r.json()["detail"]
+    assert r.status_code == 409 and (detail["reason"], detail["held"], detail["limit"],
+                                     detail["series"]) == ("per_customer_limit", 2, 3, sid)
+    # two queued checks of one each both fit when submitted; the second close passes the limit
+    a = ok(submit(client, s, cust, [(item, 1)]), 201)["check"]
+    b = ok(submit(client, s, cust, [(item, 1)]), 201)["check"]
+    ok(close(client, s.register_h, a))
+    r = close(client, s.register_h, b)
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "per_customer_limit"
