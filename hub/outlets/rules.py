@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from hub.outlets import holder
 from hub.outlets.models import SeriesSalesRules
 from hub.series import SeriesError, get_series
 
@@ -61,4 +62,5 @@ def set_rules(session: Session, series_id: int, rules: SalesRules, *,
     row.bound_to_phone = rules.bound_to_phone
     row.changed_at = now
     session.flush()
+    holder.forget(session.connection())
     return rules

@@ -177,6 +177,11 @@ def test_a_phone_bound_ticket_asks_the_gate_to_check_the_holder(client: TestClie
     assert "check_holder" not in scan(client, gate_h, other["codes"][0]["code"])
     anon = sell(client, h, bound, 1).body
     assert "check_holder" not in scan(client, gate_h, anon["codes"][0]["code"])
+    # binding a series takes effect at the next scan in this hub process
+    ok(client.put(f"/api/v1/series/{free}/sales-rules", headers=ADMIN_H,
+                  json={"bound_to_phone": True}))
+    later = sell(client, h, free, 1, customer_phone=A_PHONE).body
+    assert scan(client, gate_h, later["codes"][0]["code"])["check_holder"]["masked_phone"] == masked
     rules = ok(client.get(f"/api/v1/series/{bound}/sales-rules", headers=h))
     assert rules == {"series": bound, "per_order_limit": None, "per_customer_limit": None,
                      "transferable": True, "bound_to_phone": True}
