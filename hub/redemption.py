@@ -149,7 +149,7 @@ def redeem(
         first_used_at=first_used_at, first_gate=first_gate, detail=decision.detail,
     )
     if decision.admitted:  # a phone-bound ticket: the gate may ask for the phone's last digits
-        hint = holder_hint(conn, t.id)
+        hint = holder_hint(conn, t.id, t.series_id, clock.monotonic())
         if hint is not None:
             answer = replace(answer, extra={"check_holder": hint})
     stored = record(conn, req, answer, t, scanned_at, now, counted=apply and decision.counted,
