@@ -23,12 +23,14 @@ padding:12px 14px;margin:0 0 12px;box-shadow:0 1px 2px #0002}h2{font-size:17px;m
 .row{display:flex;justify-content:space-between;gap:8px;padding:4px 0;border-bottom:1px solid #eee}
 .row:last-child{border:0}.ticket{border:1px solid #ddd;border-radius:10px;padding:10px;
 margin:8px 0}.qr svg{width:100%;max-width:260px;height:auto;display:block;margin:8px auto;
-background:#fff}button,input{font:inherit;padding:10px 14px;border-radius:8px}
+background:#fff;shape-rendering:crispEdges}.qr.small svg{max-width:160px}
+button,input{font:inherit;padding:10px 14px;border-radius:8px}
 button{border:0;background:#2563eb;color:#fff;margin:4px 4px 0 0}button.alt{background:#6b7280}
 input{border:1px solid #ccc;width:100%;margin:4px 0}.muted{color:#666;font-size:14px}
 #gate{position:fixed;inset:0;background:#fff;display:flex;flex-direction:column;
 align-items:center;justify-content:center;z-index:9}#gate[hidden]{display:none}
-#gate .big svg{width:92vmin;height:92vmin}#gate .label{font-size:22px;margin:8px}
+#gate .big svg{width:92vmin;height:92vmin;max-width:none;shape-rendering:crispEdges}
+#gate .label{font-size:22px;margin:8px}
 #msg{position:fixed;bottom:12px;left:12px;right:12px;background:#111;color:#fff;padding:12px;
 border-radius:8px}#msg:empty{display:none}.serial{font:20px monospace;text-align:center}
 """
@@ -107,7 +109,8 @@ return res}).catch(()=>caches.match(r).then(hit=>hit||new Response(
 
 def qr_svg(text: str, *, scale: int = 4) -> str:
     """An inline SVG QR code (white quiet zone, so a gate's camera finds it on any theme)."""
-    return str(segno.make(text, error="m").svg_inline(scale=scale, border=4, light="#fff"))
+    return str(segno.make(text, error="m").svg_inline(scale=scale, border=4, light="#fff",
+                                                      omitsize=True))
 
 
 def _doc(title: str, body: str, *, script: str = "", data: dict[str, str] | None = None) -> str:
@@ -205,7 +208,7 @@ def wallet_page(view: dict[str, Any], *, token: str, base_url: str,
             f'<section><h2>Balances</h2>{_balances(view)}</section>'
             f'<section id="codes"><h2>Tickets and coupons</h2>{_codes(view)}</section>'
             f'<section><h2>Promotions</h2>{_promotions(view)}</section>'
-            f'<section><h2>Invite a friend</h2><div class="qr">{qr_svg(referral, scale=3)}</div>'
+            f'<section><h2>Invite a friend</h2><div class="qr small">{qr_svg(referral)}</div>'
             f'<input readonly value="{escape(referral)}"></section>'
             f'<section><h2>Birthday</h2>{birthday}</section>'
             f'<section><h2>History</h2>{_history(view)}</section></main>'

@@ -1,0 +1,147 @@
+"""The wallet page in Debian's Chromium (Playwright, headless) against a live hub: the ticket's
+QR, read back from a screenshot with zxing-cpp, is admitted by the gate's own online provider;
+the full-screen gate view; the page and its QR load with the network off (service worker);
+claiming a promotion; expired and tampered links get a clear page."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import wallet_app
+from hubkit import make_db, start_server
+from loyaltykit import ADMIN_H, ok, token
+from PIL import Image
+from walletkit import link, wallets
+
+from gate.providers import CheckRequest, OnlineProvider
+from venue.clock import FakeClock
+from venue.decoder import Decoder
+from venue.reasons import Result
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def hub(tmp_path: Path, clock: FakeClock) -> Iterator[str]:
+    db = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", clock)
+    server = start_server(wallet_app(db, clock))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        db.dispose()
+
+
+def _decode(png: bytes) -> list[str]:
+    return [f.text for f in Decoder().decode(Image.open(io.BytesIO(png)))]
+
+
+def _phone(browser: Any) -> Any:
+    return browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,
+                               has_touch=True, service_workers="allow")
+
+
+def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
+        browser: Any, hub: str, clock: FakeClock) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    with httpx.Client(base_url=hub, timeout=30) as c:
+        w = wallets(c)
+        gate_token = token(c, "gate", "g1")["Authorization"].split()[1]
+        promo = ok(c.post("/api/v1/promotions", headers=ADMIN_H,
+                          json={"business": w.s.business, "title": "Spring gift",
+                                "text": "A coffee on us", "series": w.s.series}), 201)
+        path = link(c, w.a)
+    ctx = _phone(browser)
+    try:
+        page = ctx.new_page()
+        resp = page.goto(hub + path)
+        assert resp is not None and resp.status == 200
+        page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=15000)
+        ticket = page.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]')
+        assert ticket.locator(".serial").inner_text() == w.ticket_a["short_serial"]
+        shot = ticket.screenshot(path=str(ARTIFACTS / "wallet-ticket.png"))
+        assert _decode(shot) == [w.ticket_a["code"]]
+        assert "•• ••• ••" in page.inner_text("header")
+        # the full-screen view for the gate: white, the same QR, big
+        ticket.get_by_text("Show at the gate").click()
+        gate_view = page.locator("#gate")
+        gate_view.wait_for(state="visible")
+        assert page.evaluate("getComputedStyle(document.getElementById('gate'))"
+                             ".backgroundColor") == "rgb(255, 255, 255)"
+        big = gate_view.screenshot(path=str(ARTIFACTS / "wallet-gate-view.png"))
+        scanned = _decode(big)
+        assert scanned == [w.ticket_a["code"]]
+        gate_view.click()
+        gate_view.wait_for(state="hidden")
+        # the gate's own online provider asks the hub: admitted once, then already used
+        gate = OnlineProvider(hub, "g1", gate_token, budget_s=10)
+        first = gate.check(CheckRequest(scanned[0], "in", uuid.uuid4().hex, clock.now()))
+        assert first.result is Result.ADMIT and first.ticket_ref == w.ticket_a["ref"]
+        again = gate.check(CheckRequest(scanned[0], "in", uuid.uuid4().hex, clock.now()))
+        assert again.result is Result.REJECT and str(again.reason) == "already_used"
+        # offline: the service worker serves the cached page with its QR codes
+        page.wait_for_function("navigator.serviceWorker.controller !== null", timeout=15000)
+        ctx.set_offline(True)
+        page.reload()
+        cached = page.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]')
+        assert _decode(cached.screenshot()) == [w.ticket_a["code"]]
+        page.screenshot(path=str(ARTIFACTS / "wallet-offline.png"), full_page=True)
+        ctx.set_offline(False)
+        # claim the promotion from the page: once
+        page.reload()
+        button = page.locator(f'[data-claim="{promo["id"]}"]')
+        button.click()
+        page.wait_for_selector("text=Claimed", timeout=15000)
+        assert page.locator(f'[data-claim="{promo["id"]}"]').count() == 0
+        assert page.locator(".ticket[data-ref]").filter(has_text="Free coffee").count() == 1
+    finally:
+        ctx.close()
+
+
+def test_expired_and_tampered_links_get_a_clear_page(browser: Any, hub: str,
+                                                     clock: FakeClock) -> None:
+    with httpx.Client(base_url=hub, timeout=30) as c:
+        w = wallets(c)
+        path = link(c, w.a)
+    ctx = _phone(browser)
+    try:
+        page = ctx.new_page()
+        tampered = path[:-2] + ("AA" if not path.endswith("AA") else "BB")
+        resp = page.goto(hub + tampered)
+        assert resp is not None and resp.status == 403
+        assert "This link is not valid" in page.inner_text("h1")
+        assert page.locator("#request input[name=phone]").is_visible()
+        assert w.ticket_a["ref"] not in page.content()
+        clock.advance(30 * 24 * 3600 + 1)
+        resp = page.goto(hub + path)
+        assert resp is not None and resp.status == 410
+        assert "This link has expired" in page.inner_text("h1")
+        page.screenshot(path=str(ARTIFACTS / "wallet-expired.png"))
+        assert w.ticket_a["short_serial"] not in page.content()
+    finally:
+        ctx.close()
