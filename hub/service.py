@@ -59,8 +59,9 @@ def serve(config: HubConfig, db: Database, *, clock: Clock) -> int:
     host, _, port = config.hub.listen.rpartition(":")
     log.info("hub listening on http://%s:%s (database %s)", host, port, db.dialect)
     try:
+        # Open dashboards hold event streams: without a limit a stop would wait for them.
         uvicorn.run(app, host=host.strip("[]"), port=int(port), log_level="warning",
-                    access_log=False)
+                    access_log=False, timeout_graceful_shutdown=5)
     finally:
         if triggers is not None:
             triggers.stop()
