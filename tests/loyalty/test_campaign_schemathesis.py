@@ -1,0 +1,54 @@
+"""Fuzz the campaign, claim, contact, tag and notification endpoints from the OpenAPI schema: no
+input may give a server error. A seeded SQLite hub under uvicorn, with path values that exist."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from hubkit import start_server
+from loyaltykit import ADMIN, ADMIN_H, ok, register, seed
+
+from hub.api.app import create_app
+from hub.db import Database
+
+pytestmark = pytest.mark.slow
+PATHS = "(campaigns|campaign-qr|claims|notifications|/contact|/tags)"
+
+
+def test_schemathesis_finds_no_server_error_in_earn_routes(tmp_path: Path) -> None:
+    from hubkit import make_db
+
+    from venue.clock import SYSTEM_CLOCK
+
+    db: Database = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SYSTEM_CLOCK)
+    server = start_server(create_app(db, identify_limits=(0, 0)))
+    try:
+        with httpx.Client(base_url=server.url, timeout=10) as c:
+            s = seed(c)
+            customer = register(c, s)["customer"]
+            camp = ok(c.post("/api/v1/campaigns", headers=ADMIN_H,
+                             json={"business": s.business, "name": "All", "kind": "filter",
+                                   "series": s.series}), 201)
+        config = tmp_path / "schemathesis.toml"
+        config.write_text(
+            "[parameters]\n"
+            f'"path.customer_id" = "{customer}"\n"path.campaign_id" = {camp["id"]}\n')
+        st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
+        out = subprocess.run(
+            [st, "--no-color", "--config-file", str(config), "run",
+             f"{server.url}/openapi.json", "-H", f"Authorization: Bearer {ADMIN}",
+             "--checks", "not_a_server_error", "--include-path-regex", PATHS,
+             "--max-examples", "15", "--max-time", "30", "--workers", "1",
+             "--request-timeout", "20", "--seed", "3"],
+            capture_output=True, text=True, timeout=120)
+    finally:
+        server.stop()
+        db.dispose()
+    tail = out.stdout[-4000:]
+    assert out.returncode == 0, tail
+    assert "generated" in tail, tail
