@@ -7,7 +7,9 @@ gate. Commands go the other way: one published at the central broker reaches the
 the bridge's ``in`` topic) and its result comes back out. Topics that must not cross (an event
 published centrally, another site's command) do not.
 
-The default cut is 10 s; ``VENUE_DRILLS=1`` runs the acceptance drill: a full minute.
+The uplink is TLS (``mqtts://``, the central side's CA given with ``--bridge-ca``), the bridge
+logs in with its own password. The default cut is 10 s; ``VENUE_DRILLS=1`` runs the acceptance
+drill: a full minute.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,7 @@ import pytest
 from helpers_mqtt import wait_for
 from paho.mqtt.enums import CallbackAPIVersion
 
+from firmware_config import pki
 from firmware_config.mosquitto import hash_password
 from venue.cli import main as venue_main
 from venue.config import MqttSection
@@ -132,17 +136,27 @@ def venue_broker(tmp_path: Path, broker_factory: Any) -> Iterator[dict[str, Any]
         f"topic write {root}/cmd_result", f"topic write {root}/telemetry",
         f"topic read {root}/cmd/#", "",
         "user central", "topic read venue/v1/#", "topic write venue/v1/+/+/+/cmd/#", ""]))
+    # the uplink is TLS, as in production: a CA of the central side, its server certificate
+    ca = pki.make_ca("central", datetime.now(UTC))
+    server = pki.issue_server(ca, ["127.0.0.1"], datetime.now(UTC))
+    for name, text in (("ca.crt", ca.cert_pem), ("server.crt", server.cert_pem),
+                       ("server.key", server.key_pem)):
+        (central_dir / name).write_text(text)
+    tls_port = _free_port()
     central = broker_factory(
         "allow_anonymous false\n"
         f"password_file {central_dir}/passwd\nacl_file {central_dir}/acl\n"
         f"persistence true\npersistence_location {central_dir}/store/\nautosave_interval 1\n"
-        "max_queued_messages 1000000\n")
+        "max_queued_messages 1000000\n"
+        f"listener {tls_port} 127.0.0.1\ncafile {central_dir}/ca.crt\n"
+        f"certfile {central_dir}/server.crt\nkeyfile {central_dir}/server.key\n")
     pw = tmp_path / "bridge-password"
     pw.write_text("bridge-pw\n")
     out, port = tmp_path / "venue-broker", _free_port()
     code, err = venue("broker-config", "--inventory", str(inv), "--out", str(out),
                       "--port", str(port), "--bind", "127.0.0.1",
-                      "--bridge-to", f"mqtt://127.0.0.1:{central.port}",
+                      "--bridge-to", f"mqtts://127.0.0.1:{tls_port}",
+                      "--bridge-ca", str(central_dir / "ca.crt"),
                       "--bridge-user", "bridge-s1", "--bridge-password-file", str(pw))
     assert code == 0, err
     conf = out / "run.conf"
