@@ -350,12 +350,25 @@ def test_the_real_hub_process_commands_a_gate(broker: Any, tmp_path: Any) -> Non
         assert r.status_code == 200 and r.json()["result"] == "ok", r.text
         assert len(gate.opened) == 1
         assert httpx.get(f"{url}/dashboard").status_code == 200
+        # A dashboard left open holds an event stream; the hub must still stop promptly.
+        first: list[str] = []
+
+        def listen() -> None:
+            try:
+                with httpx.stream("GET", f"{url}/api/v1/events/stream", headers=ADMIN_H,
+                                  timeout=None) as r:
+                    for line in r.iter_lines():
+                        first.append(line)
+            except httpx.HTTPError:
+                pass
+        threading.Thread(target=listen, daemon=True).start()
+        wait_for(lambda: any(line.startswith("data: ") for line in first),
+                 what="the event stream")
+        proc.terminate()
+        proc.wait(20)  # TimeoutExpired fails the test; the cleanup below kills it
     finally:
         gate.link.stop(1.0)
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
+        if proc.poll() is None:
             proc.kill()
             proc.wait(5)
         log.close()
