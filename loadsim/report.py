@@ -35,7 +35,8 @@ def text(fig: dict[str, Any]) -> str:
         f"loadsim: {p['gates']} gates x {p['scans_per_min']} scans/min, {p['kiosks']} kiosks x "
         f"{p['kiosk_per_min']}/min, {p['beacons']} beacon scanners x "
         f"{p['beacon_visits_per_min']} visits/min over {p['phones']} phones, "
-        f"{p['replicas']} hub replicas on PostgreSQL, {p['duration_s']} s",
+        f"{p['replicas']} hub replicas on PostgreSQL, {p['duration_s']} s planned, "
+        f"{fig['load_s']:.1f} s taken",
         f"admissions/s {fig['admissions_per_s']:.1f} ({fig['admitted_online']} online, "
         f"{fig['admitted_offline']} offline via MQTT, {fig['rejected']} re-scans rejected); "
         f"scans/s {fig['scans_per_s']:.1f}",
@@ -58,7 +59,8 @@ def text(fig: dict[str, Any]) -> str:
                      f"{kl['restarted_s']:.1f} s; requests failed over: {fig['failovers']}")
     cpu = ", ".join(f"{name} {sec:.1f}" for name, sec in fig["cpu_s"].items())
     lines.append(f"CPU seconds over {fig['measured_s']:.1f} s: {cpu} "
-                 f"(machine: {fig['cores']} cores, load average {fig['loadavg']})")
+                 f"(machine = every process on it; {fig['cores']} cores, load average "
+                 f"{fig['loadavg']}; postgres counts backends seen by a 1 s sampler)")
     if fig["errors"]:
         lines.append(f"errors ({len(fig['errors'])}): " + "; ".join(fig["errors"][:5]))
     lines.append("PASS" if fig["ok"] else "FAIL")
