@@ -11,14 +11,14 @@ from kivy.uix.widget import Widget
 
 from kiosk.lottery import CODE_KEYS
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, QrImage, Tap, Text, square, sym
+from kiosk.screens.widgets import Card, QrImage, Tap, Text, split, square, sym
 from kiosk.states import ViewState
 
 
 def keyboard(ctx: Ctx) -> Widget:
     """Letters, digits and the dash of receipt codes, with backspace and clear."""
     t, p = ctx.theme, ctx.presenter
-    grid = GridLayout(cols=7, spacing=dp(8), size_hint_x=0.55)
+    grid = GridLayout(cols=7, spacing=dp(8), size_hint=(1, 0.8) if ctx.portrait else (0.55, 1))
     for key in CODE_KEYS:
         grid.add_widget(Tap(key, f"code-{key}", partial(p.code_key, key), t, kind="key",
                             size=28))
@@ -28,7 +28,7 @@ def keyboard(ctx: Ctx) -> Widget:
 
 def lottery(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
-    row = BoxLayout(padding=(dp(50), dp(10), dp(50), dp(30)), spacing=dp(40))
+    row = split(ctx.portrait, padding=(dp(50), dp(10), dp(50), dp(30)), spacing=dp(40))
     left = BoxLayout(orientation="vertical", spacing=dp(14))
     draw = state.lotteries[0] if state.lotteries else None
     left.add_widget(Text(draw.name if draw else ctx._("Lottery"), size=40, colour=t.text,
@@ -77,13 +77,13 @@ def prize(state: ViewState, ctx: Ctx) -> Widget:
         box.add_widget(Widget())
         box.add_widget(buttons)
         return box
-    row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
+    row = split(ctx.portrait, padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
     tile = Card(t, colour=(1, 1, 1, 1), size_hint=(None, None), width=dp(440), height=dp(440),
                 padding=dp(16))
     qr = QrImage(c.code or c.serial or c.ref)
     qr.kid = "prize-qr"  # type: ignore[attr-defined]
     tile.add_widget(qr)
-    row.add_widget(square(tile))
+    row.add_widget(square(tile, ctx.portrait))
     right = BoxLayout(orientation="vertical", spacing=dp(14))
     right.add_widget(Text(f"{sym('✓')} " + ctx._("You won!"), size=34, colour=t.success,
                           bold=True, size_hint_y=None, height=dp(56)))

@@ -12,7 +12,7 @@ from kivy.uix.widget import Widget
 
 from kiosk.models import Coupon, Promotion
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, QrImage, Tap, Text, square, sym
+from kiosk.screens.widgets import Card, QrImage, Tap, Text, split, square, sym
 from kiosk.states import ViewState
 
 
@@ -29,7 +29,7 @@ def home(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
     s = state.summary
     assert s is not None
-    row = BoxLayout(padding=(dp(50), dp(0), dp(50), dp(40)), spacing=dp(30))
+    row = split(ctx.portrait, padding=(dp(50), dp(0), dp(50), dp(40)), spacing=dp(30))
     left = BoxLayout(orientation="vertical", spacing=dp(14))
     hello = ctx._("Welcome!") if s.new else ctx._("Welcome back!")
     left.add_widget(Text(hello, size=46, colour=t.text, bold=True, size_hint_y=None,
@@ -61,7 +61,8 @@ def home(state: ViewState, ctx: Ctx) -> Widget:
     buttons.add_widget(Tap(ctx._("Order"), "shop", p.open_shop, t, size=32))
     left.add_widget(buttons)
     row.add_widget(left)
-    right = BoxLayout(orientation="vertical", spacing=dp(14), size_hint_x=0.8)
+    right = BoxLayout(orientation="vertical", spacing=dp(14),
+                      size_hint_x=1 if ctx.portrait else 0.8)
     for promo in state.claimable()[:2]:
         right.add_widget(_claim_entry(ctx, promo))
     right.add_widget(_coupons(ctx, s.coupons))
@@ -123,16 +124,22 @@ def rewards(state: ViewState, ctx: Ctx) -> Widget:
     head = BoxLayout(spacing=dp(20), size_hint_y=None, height=dp(80))
     head.add_widget(Text(ctx._("Rewards") + f"  [color={ctx.branding.muted}][size=26]{points} "
                          f"{ctx._('points')}[/size][/color]", size=42, colour=t.text, bold=True))
+    box.add_widget(head)
     if state.lotteries:
         draw = state.lotteries[0]
-        head.add_widget(Tap(f"{ctx._('Play')}: {draw.name}", "lottery", p.open_lottery, t,
-                            kind="success", size=24, size_hint_x=None, width=dp(380)))
-    box.add_widget(head)
+        play = Tap(f"{ctx._('Play')}: {draw.name}", "lottery", p.open_lottery, t,
+                   kind="success", size=24, size_hint_x=None, width=dp(380))
+        if ctx.portrait:  # under the title, as wide as the screen
+            play.size_hint = (1, None)
+            play.height = dp(90)
+            box.add_widget(play)
+        else:
+            head.add_widget(play)
     if state.message is not None:
         msg = Text(ctx.msg(state.message), size=24, colour=t.danger, bold=True, fit_height=True)
         msg.kid = "message"  # type: ignore[attr-defined]
         box.add_widget(msg)
-    grid = GridLayout(cols=2, spacing=dp(18), size_hint_y=None,
+    grid = GridLayout(cols=1 if ctx.portrait else 2, spacing=dp(18), size_hint_y=None,
                       row_default_height=dp(130), row_force_default=True)
     grid.bind(minimum_height=grid.setter("height"))
     ordered = sorted(s.rewards, key=lambda r: (not r.affordable, r.cost))
@@ -174,14 +181,14 @@ def coupon(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
     c = state.coupon
     assert c is not None
-    row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
+    row = split(ctx.portrait, padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
     code = c.code or c.serial or c.ref
     tile = Card(t, colour=(1, 1, 1, 1), size_hint=(None, None), width=dp(440), height=dp(440),
                 padding=dp(16))
     qr = QrImage(code)
     qr.kid = "coupon-qr"  # type: ignore[attr-defined]
     tile.add_widget(qr)
-    row.add_widget(square(tile))
+    row.add_widget(square(tile, ctx.portrait))
     right = BoxLayout(orientation="vertical", spacing=dp(14))
     right.add_widget(Text(f"{sym('✓')} " + ctx._("Your reward"), size=30, colour=t.success,
                           bold=True, size_hint_y=None, height=dp(50)))

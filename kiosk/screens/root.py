@@ -37,6 +37,8 @@ class Ctx:
     translate: Callable[[str, str], str]
     """``translate(lang, msgid)``."""
     lang: str = "en"
+    portrait: bool = False
+    """The display is taller than wide (a rotated panel): screens stack their halves."""
 
     def _(self, msgid: str) -> str:
         return self.translate(self.lang, msgid)
@@ -92,6 +94,7 @@ class KioskRoot(FloatLayout):
             self._drawn = state
             return
         ctx.lang = state.lang
+        ctx.portrait = self._portrait()
         self.clear_widgets()
         self._veil_widget = None
         column = BoxLayout(orientation="vertical")
@@ -107,6 +110,12 @@ class KioskRoot(FloatLayout):
         self._drawn = state
         self.rendered = state.screen
         self.renders += 1
+
+    @staticmethod
+    def _portrait() -> bool:
+        from kivy.core.window import Window
+
+        return Window is not None and Window.height > Window.width
 
     def _banner(self, ctx: Ctx) -> Widget:
         bar = BoxLayout(size_hint_y=None, height=dp(46), padding=(dp(24), 0))

@@ -14,7 +14,18 @@ from kivy.uix.widget import Widget
 
 from kiosk.models import Item
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, QrImage, Tap, Text, mix, money, paint, rgba, square
+from kiosk.screens.widgets import (
+    Card,
+    QrImage,
+    Tap,
+    Text,
+    mix,
+    money,
+    paint,
+    rgba,
+    split,
+    square,
+)
 from kiosk.states import ViewState
 
 MINUS = "\u2212"
@@ -42,7 +53,7 @@ def shop(state: ViewState, ctx: Ctx) -> Widget:
     box = BoxLayout(orientation="vertical", padding=(dp(50), 0, dp(50), dp(30)), spacing=dp(18))
     box.add_widget(Text(ctx._("What would you like?"), size=42, colour=t.text, bold=True,
                         size_hint_y=None, height=dp(70)))
-    grid = GridLayout(cols=3, spacing=dp(20))
+    grid = GridLayout(cols=2 if ctx.portrait else 3, spacing=dp(20))
     cats = state.catalog.categories if state.catalog else ()
     for n, c in enumerate(cats):
         tile = Tap(c.name, f"category-{c.id}", partial(p.choose_category, c.id), t,
@@ -92,8 +103,8 @@ def items(state: ViewState, ctx: Ctx) -> Widget:
                 if c.id == state.category), "")
     box.add_widget(Text(cat, size=42, colour=t.text, bold=True, size_hint_y=None,
                         height=dp(64)))
-    grid = GridLayout(cols=4, spacing=dp(16), size_hint_y=None, row_default_height=dp(290),
-                      row_force_default=True)
+    grid = GridLayout(cols=2 if ctx.portrait else 4, spacing=dp(16), size_hint_y=None,
+                      row_default_height=dp(290), row_force_default=True)
     grid.bind(minimum_height=grid.setter("height"))
     for item in state.items():
         grid.add_widget(_item_tile(item, state.qty(item.id), state, ctx))
@@ -149,13 +160,13 @@ def order(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
     o = state.order
     assert o is not None
-    row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
+    row = split(ctx.portrait, padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
     tile = Card(t, colour=(1, 1, 1, 1), size_hint=(None, None), width=dp(440), height=dp(440),
                 padding=dp(16))
     qr = QrImage(o.qr)
     qr.kid = "order-qr"  # type: ignore[attr-defined]
     tile.add_widget(qr)
-    row.add_widget(square(tile))
+    row.add_widget(square(tile, ctx.portrait))
     right = BoxLayout(orientation="vertical", spacing=dp(14))
     right.add_widget(Text(ctx._("Your order number"), size=30, colour=t.muted,
                           size_hint_y=None, height=dp(50)))

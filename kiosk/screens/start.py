@@ -13,7 +13,7 @@ from kivy.uix.image import Image
 from kivy.uix.widget import Widget
 
 from kiosk.screens.root import Ctx
-from kiosk.screens.widgets import Card, Tap, Text, sym
+from kiosk.screens.widgets import Card, Tap, Text, split, sym
 from kiosk.states import ViewState
 
 
@@ -75,7 +75,10 @@ def _promotion(state: ViewState, ctx: Ctx) -> Widget:
 def keypad(ctx: Ctx, on_digit: object, on_back: object, on_clear: object,
            prefix: str = "key") -> Widget:
     t = ctx.theme
-    grid = GridLayout(cols=3, spacing=dp(14), size_hint=(None, 1), width=dp(480))
+    if ctx.portrait:
+        grid = GridLayout(cols=3, spacing=dp(14), size_hint=(1, 0.9))
+    else:
+        grid = GridLayout(cols=3, spacing=dp(14), size_hint=(None, 1), width=dp(480))
     for d in "123456789":
         grid.add_widget(Tap(d, f"{prefix}-{d}", partial(on_digit, d), t,  # type: ignore
                             kind="key", size=40))
@@ -90,7 +93,7 @@ def keypad(ctx: Ctx, on_digit: object, on_back: object, on_clear: object,
 
 def identify(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
-    row = BoxLayout(padding=(dp(60), dp(10), dp(60), dp(40)), spacing=dp(50))
+    row = split(ctx.portrait, padding=(dp(60), dp(10), dp(60), dp(40)), spacing=dp(50))
     left = BoxLayout(orientation="vertical", spacing=dp(18))
     left.add_widget(Text(ctx._("Your phone number"), size=40, colour=t.text, bold=True,
                          size_hint_y=None, height=dp(70)))
@@ -170,7 +173,7 @@ def done(state: ViewState, ctx: Ctx) -> Widget:
 
 def pin(state: ViewState, ctx: Ctx) -> Widget:
     t, p = ctx.theme, ctx.presenter
-    row = BoxLayout(padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
+    row = split(ctx.portrait, padding=(dp(80), dp(10), dp(80), dp(40)), spacing=dp(50))
     left = BoxLayout(orientation="vertical", spacing=dp(16))
     left.add_widget(Text(ctx._("Staff PIN"), size=40, colour=t.text, bold=True,
                          size_hint_y=None, height=dp(70)))

@@ -189,8 +189,20 @@ class QrImage(Image):
         self.payload = text
 
 
-def square(tile: Widget) -> Widget:
-    """``tile`` (fixed size) centred vertically in a column as wide as it is."""
+def split(portrait: bool, **kw: Any) -> BoxLayout:
+    """A screen's two halves side by side, or one above the other on a portrait display."""
+    return BoxLayout(orientation="vertical" if portrait else "horizontal", **kw)
+
+
+def square(tile: Widget, portrait: bool = False) -> Widget:
+    """``tile`` (fixed size) centred vertically in a column as wide as it is, or centred
+    horizontally in a row as tall as it is on a portrait display."""
+    if portrait:
+        row = BoxLayout(size_hint_y=None, height=tile.height)
+        row.add_widget(Widget())
+        row.add_widget(tile)
+        row.add_widget(Widget())
+        return row
     column = BoxLayout(orientation="vertical", size_hint_x=None, width=tile.width)
     column.add_widget(Widget())
     column.add_widget(tile)

@@ -134,9 +134,10 @@ def wait_screen(root: Any, screen: str, timeout: float = 5.0) -> None:
     wait_until(lambda: root.rendered is not None and root.rendered.value == screen
                and root.ctx.presenter.state.busy is None, timeout, f"screen {screen}")
     step()
+    root.export_to_png(str(OUT / f"{screen}-rotated-{ROTATION}.png"))
 
 
-result: dict[str, Any] = {"rotation": ROTATION, "taps": []}
+result: dict[str, Any] = {"rotation": ROTATION, "taps": [], "portrait": None}
 runner = ThreadRunner(ui_deliver)
 kiosk = build(cfg, runner, mqtt=False)
 p = kiosk.presenter
@@ -148,6 +149,8 @@ window = EventLoop.window
 apply_rotation(effective_rotation(cfg.kiosk.display))
 step(5)
 x = X()
+root.export_to_png(str(OUT / f"attract-rotated-{ROTATION}.png"))
+result["portrait"] = root.ctx.portrait
 
 result["config"] = {
     "exit_on_escape": Config.get("kivy", "exit_on_escape"),
@@ -198,7 +201,6 @@ try:
     wait_screen(root, "prize", timeout=10)
     result["prize"] = p.state.play.prize if p.state.play else None
     result["screen"] = p.state.screen.value
-    root.export_to_png(str(OUT / f"prize-rotated-{ROTATION}.png"))
 except BaseException:
     (OUT / "error.txt").write_text(traceback.format_exc(), encoding="utf-8")
     raise

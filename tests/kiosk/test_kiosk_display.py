@@ -4,6 +4,8 @@ from Kivy's effective config, and a portrait (90°) kiosk driven by real X point
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -47,6 +49,15 @@ def effective_config(tmp_path: Path, env: dict[str, str] | None = None,
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
+def rotated_artifacts() -> Path:
+    """The portrait screenshots, kept for review next to the UI test's (``artifacts/``)."""
+    base = Path(os.environ.get("VENUE_TEST_ARTIFACTS", REPO / "artifacts"))
+    out = base / "kiosk-rotated"
+    if out.exists():
+        shutil.rmtree(out)
+    return out
+
+
 def test_the_app_applies_the_pi_settings_to_kivys_config(tmp_path: Path) -> None:
     cfg = effective_config(tmp_path)
     assert cfg["exit_on_escape"] == "0"  # a passer-by's keyboard cannot close the app
@@ -74,7 +85,7 @@ def test_rotation_from_config_or_from_the_firmware_drop_in(tmp_path: Path) -> No
 def test_a_portrait_kiosk_lays_out_tall_and_real_clicks_land_on_the_buttons(
     tmp_path: Path,
 ) -> None:
-    out = tmp_path / "out"
+    out = rotated_artifacts()
     proc = run_under_xvfb(HERE / "kiosk_rotation_driver.py", str(out), "90",
                           kivy_home=tmp_path / "kivy")
     error = (out / "error.txt").read_text() if (out / "error.txt").exists() else ""
@@ -83,6 +94,7 @@ def test_a_portrait_kiosk_lays_out_tall_and_real_clicks_land_on_the_buttons(
     # the panel is 1280x800; the kiosk's content is 800 wide and 1280 tall
     assert r["window"]["system_size"] == [1280, 800]
     assert r["window"]["size"] == [800, 1280] and r["root"] == [800, 1280]
+    assert r["portrait"] is True  # the screens stack their halves (see the *-rotated-90.png)
     assert r["window"]["rotation"] == 90 and r["window"]["show_cursor"] is False
     assert r["config"]["exit_on_escape"] == "0" and r["config"]["rotation"] == "90"
     assert r["providers"] == ["MouseMotionEventProvider", "SDL2MotionEventProvider"]
