@@ -96,8 +96,10 @@ def make_token(key: bytes, customer: str, *, issued_at: int, expires_at: int) ->
 
 def check_token(key: bytes, token: str, *, now: datetime) -> LinkCheck:
     """Pure: is ``token`` one of ours, and unexpired at ``now``?"""
+    if len(token) > 200 or not token.isascii():
+        return LinkCheck(LinkReason.TAMPERED)
     parts = token.split(".")
-    if len(parts) != 5 or parts[0] != _PREFIX or len(token) > 200:
+    if len(parts) != 5 or parts[0] != _PREFIX:
         return LinkCheck(LinkReason.TAMPERED)
     body, mac = token.rpartition(".")[0], parts[4]
     if not hmac.compare_digest(mac.encode(), _mac(key, body).encode()):

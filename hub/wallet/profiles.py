@@ -41,6 +41,9 @@ def profile_of(session: Session, customer: str, *, now: datetime) -> WalletProfi
 
 
 def by_referral_code(session: Session, code: str) -> WalletProfile | None:
+    code = code.strip()
+    if not (code.isascii() and code.isalnum() and len(code) <= 16):
+        return None
     return session.scalar(select(WalletProfile).where(
         WalletProfile.referral_code == code.strip().upper()))
 

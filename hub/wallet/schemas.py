@@ -4,13 +4,26 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from hub.api.loyalty_schemas import BusinessId, CustomerId, IdemKey, MediaName, PhoneText, RowId
 from hub.api.schemas import Printable, Strict, Timestamp
 
+
+def _storable(value: str) -> str:
+    """Text every database stores: no NUL (PostgreSQL refuses it), no lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid text") from None
+    return value
+
+
 Title = Annotated[Printable, Field(min_length=1, max_length=200)]
-LongText = Annotated[str, Field(max_length=4000)]
+LongText = Annotated[str, Field(max_length=4000), AfterValidator(_storable)]
+"""News and message text: line breaks allowed."""
 Points = Annotated[int, Field(ge=0, le=1_000_000)]
 
 
