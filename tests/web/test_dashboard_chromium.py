@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import loyaltykit
 import pytest
 from hubkit import ADMIN_H, LiveServer, make_db, start_server, token
 from playwright.sync_api import expect
@@ -26,6 +27,7 @@ from venue.mqtt import MqttLink
 from venue.topics import DeviceRef
 
 SITE = "s1"
+PHONE = "+380671234567"
 pytestmark = pytest.mark.slow
 
 
@@ -86,9 +88,21 @@ def _seed_scans(v: Venue) -> None:
                 "code": code, "gate": "gate-1", "nonce": f"seed-{i}"}).raise_for_status()
 
 
+def _queue_an_order(v: Venue) -> str:
+    """A registered customer's kiosk order waiting for the register; returns its number."""
+    with httpx.Client(base_url=v.server.url) as http:
+        cafe = loyaltykit.seed(http)
+        customer = loyaltykit.register(http, cafe, PHONE)["customer"]
+        check = loyaltykit.ok(http.post("/api/v1/checks", headers=cafe.kiosk_h, json={
+            "customer": customer, "business": cafe.business,
+            "lines": [{"item": cafe.latte, "qty": 2}], "idempotency_key": "k1-order-1"}), 201)
+    return str(check["number"])
+
+
 def test_dashboard_shows_live_devices_events_and_opens_a_gate(
         venue: Venue, browser: Any, artifacts: Path) -> None:
     _seed_scans(venue)
+    order = _queue_an_order(venue)
     operator = token(venue.db, venue.clock, "operator", "desk-1")["Authorization"][7:]
     venue.gate.publish_telemetry({"outbox_depth": 3, "scans_per_min": 12})
     problems = PageProblems()
@@ -105,7 +119,7 @@ def test_dashboard_shows_live_devices_events_and_opens_a_gate(
 
         # An event published by the gate arrives over the stream.
         venue.gate.publish_event("gate.scan", {"result": "reject", "reason": "expired",
-                                               "note": "+380671234567"})
+                                               "note": PHONE})
         scan = page.locator('#events li[data-type="gate.scan"]')
         scan.first.wait_for(timeout=10_000)
         assert "expired" in scan.first.inner_text()
@@ -114,6 +128,8 @@ def test_dashboard_shows_live_devices_events_and_opens_a_gate(
         expect(row.locator("td").nth(5)).to_have_text("3", timeout=10_000)
         assert page.locator("#throughput rect").count() >= 1
         expect(page.locator("#occupancy-now")).to_contain_text("2 inside now")
+        expect(page.locator("#queue")).to_contain_text(order)
+        expect(page.locator("#queue")).to_contain_text("110.00")
 
         # The Open button sends `open` through the hub and shows the answer.
         row.locator("button[data-open]").click()
