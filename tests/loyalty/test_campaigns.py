@@ -5,8 +5,10 @@ notifies sends the coupon's QR by email to a real SMTP server."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from loyaltykit import ADMIN_H, Seeded, key, ok, register, seed, visit
@@ -199,3 +201,24 @@ def test_bad_emails(email: str) -> None:
 
     with pytest.raises(BadEmail):
         normalize_email(email)
+
+
+def test_racing_runs_issue_once_per_customer(live: httpx.Client) -> None:
+    s = seed(live)
+    ids = [register(live, s, p)["customer"] for p in PHONES]
+    sid = int(ok(live.post("/api/v1/series", headers=ADMIN_H,
+                           json={"name": "Race", "kind": "coupon", "issue_limit": 100}),
+                 201)["id"])
+    camp = ok(live.post("/api/v1/campaigns", headers=ADMIN_H,
+                        json={"business": s.business, "name": "All", "kind": "filter",
+                              "series": sid}), 201)
+
+    def run(_: int) -> int:
+        return int(ok(live.post(f"/api/v1/campaigns/{camp['id']}/run",
+                                headers=ADMIN_H))["issued"])
+
+    with ThreadPoolExecutor(6) as pool:
+        issued = list(pool.map(run, range(6)))
+    assert sum(issued) == len(ids) and sorted(issued)[-1] == len(ids)
+    listed = ok(live.get("/api/v1/campaigns", headers=ADMIN_H))
+    assert [c["issued"] for c in listed if c["id"] == camp["id"]] == [len(ids)]
