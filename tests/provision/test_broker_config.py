@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import tomllib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ class Mosquitto:
         self.proc = subprocess.Popen([exe, "-c", str(self.conf)], stdout=self.log,
                                      stderr=subprocess.STDOUT)
         for port in ports:
-            wait_for(lambda p=port: self._listening(p), 10, f"broker on {port}")
+            wait_for(partial(self._listening, port), 10, f"broker on {port}")
 
     def _listening(self, port: int) -> bool:
         import socket
