@@ -212,3 +212,13 @@ def test_bad_input_is_a_422_naming_the_field(client: TestClient) -> None:
     assert r.status_code == 422 and "per_order_limit" in str(r.json()["detail"][0]["loc"])
     assert client.get("/api/v1/series/999999/sales-rules", headers=ADMIN_H).status_code == 404
     assert client.get(f"/api/v1/outlets/b1/invoices/{2**63}", headers=ADMIN_H).status_code == 422
+
+
+def test_an_exhausted_series_refuses_the_sale_and_leaves_the_quota(client: TestClient) -> None:
+    sid = series(client, issue_limit=3)
+    h = outlet(client, "x1", (sid, 10, "10.00"))
+    assert sell(client, h, sid, 2).status == 201
+    r = sell(client, h, sid, 2)
+    assert r.status == 409 and "cannot issue 2 more, only 1" in r.body["detail"]
+    assert ok(client.get("/api/v1/outlet/series", headers=h))[0]["sold"] == 2
+    assert ok(client.get("/api/v1/outlets/x1/open-items", headers=ADMIN_H))["count"] == 1

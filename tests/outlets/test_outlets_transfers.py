@@ -185,3 +185,15 @@ def test_a_phone_bound_ticket_asks_the_gate_to_check_the_holder(client: TestClie
     rules = ok(client.get(f"/api/v1/series/{bound}/sales-rules", headers=h))
     assert rules == {"series": bound, "per_order_limit": None, "per_customer_limit": None,
                      "transferable": True, "bound_to_phone": True}
+
+
+def test_a_transfer_needs_a_free_serial(client: TestClient) -> None:
+    sid = series(client, issue_limit=1)
+    h = outlet(client, "t3", (sid, 1, "10.00"))
+    ref = sell(client, h, sid, 1, customer_phone=A_PHONE).body["refs"][0]
+    b = customer(client, B_PHONE)
+    r = transfer(client, ADMIN_H, ref, to_customer=b)
+    assert r.status_code == 409 and "cannot issue 1 more" in r.json()["detail"]
+    code = ok(client.get(f"/api/v1/codes/{ref}", headers=ADMIN_H))
+    assert code["status"] == "issued" and code["customer_id"] != b
+    assert ok(client.get("/api/v1/transfers", headers=ADMIN_H)) == []
