@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from pydantic import Field
+from sqlalchemy import select
 
 from hub.api.deps import HubContext, context, require
 from hub.api.loyalty import retrying, secret
@@ -19,7 +20,10 @@ from hub.api.loyalty_schemas import BusinessId, CustomerId, IdemKey, Name, RowId
 from hub.api.schemas import Strict, Timestamp
 from hub.auth import Principal
 from hub.loyalty import campaign_qr, campaigns, contacts, fiscal, tags
+from hub.loyalty.earn_models import Campaign
+from hub.loyalty.service import get_customer
 from hub.notify import queue
+from hub.series import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["earn"])
 ADMIN = require("admin")
@@ -106,8 +110,6 @@ def put_tags(body: TagsIn, customer_id: CustomerPath, ctx: HubContext = Depends(
 @router.get("/customers/{customer_id}/tags")
 def get_tags(customer_id: CustomerPath, ctx: HubContext = Depends(context),
              _: Principal = Depends(require("admin", "register"))) -> dict[str, Any]:
-    from hub.loyalty.service import get_customer
-
     with ctx.db.read() as s:
         get_customer(s, customer_id)
         return {"customer": customer_id, "tags": tags.tags_of(s, customer_id)}
@@ -146,10 +148,6 @@ def post_campaign(body: CampaignIn, ctx: HubContext = Depends(context),
 def list_campaigns(business: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                    ctx: HubContext = Depends(context),
                    _: Principal = Depends(ADMIN)) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from hub.loyalty.earn_models import Campaign
-
     with ctx.db.read() as s:
         stmt = select(Campaign).order_by(Campaign.id)
         if business is not None:
@@ -218,8 +216,6 @@ def get_campaign_qr_png(campaign_id: IdPath, ctx: HubContext = Depends(context),
     with ctx.db.write() as s:
         row = campaigns.get(s, campaign_id)
         if row.kind != "qr":
-            from hub.series import NotFound
-
             raise NotFound(f"no campaign QR {campaign_id}")
         code = campaign_qr.code_for(s, campaign_id)
     return Response(campaign_qr.png(code), media_type="image/png")

@@ -9,13 +9,14 @@ matches a filter, which check matches a rule) are pure functions over plain data
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
@@ -30,6 +31,7 @@ from hub.notify.queue import enqueue
 from hub.series import NotFound, SeriesError, Visibility, get_series
 from venue.messages import rfc3339
 
+log = logging.getLogger("venue.hub.campaigns")
 KINDS = ("filter", "check", "qr")
 MAX_DAYS = 3660
 CHUNK = 5000
@@ -275,14 +277,13 @@ def on_check_closed(session: Session, check: Check, now: datetime) -> list[str]:
         try:
             with session.begin_nested():  # a series that cannot issue must not fail the close
                 codes = issue_to(session, row, [(subject, check.customer_id)], now=now)
-        except Conflict:
+        except Conflict as exc:
+            log.warning("campaign %s gave nothing for check %s: %s", row.id, check.id, exc)
             continue
         refs.extend(c.ref for c in codes)
     return refs
 
 
 def issued_count(session: Session, campaign_id: int) -> int:
-    from sqlalchemy import func
-
     return int(session.scalar(select(func.count()).select_from(CampaignIssue)
                               .where(CampaignIssue.campaign_id == campaign_id)) or 0)

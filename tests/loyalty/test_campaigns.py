@@ -222,3 +222,25 @@ def test_racing_runs_issue_once_per_customer(live: httpx.Client) -> None:
     assert sum(issued) == len(ids) and sorted(issued)[-1] == len(ids)
     listed = ok(live.get("/api/v1/campaigns", headers=ADMIN_H))
     assert [c["issued"] for c in listed if c["id"] == camp["id"]] == [len(ids)]
+
+
+def test_an_exhausted_series_never_fails_a_close(client: TestClient, db: Database) -> None:
+    s = seed(client)
+    cid = register(client, s)["customer"]
+    sid = int(ok(client.post("/api/v1/series", headers=ADMIN_H,
+                             json={"name": "Only one", "kind": "coupon", "issue_limit": 1}),
+                 201)["id"])
+    ok(client.post("/api/v1/campaigns", headers=ADMIN_H,
+                   json={"business": s.business, "name": "Latte lovers", "kind": "check",
+                         "series": sid, "filter": {"item": s.latte}}), 201)
+    for _ in range(2):
+        chk = ok(client.post("/api/v1/checks", headers=s.kiosk_h,
+                             json={"business": s.business, "customer": cid,
+                                   "lines": [{"item": s.latte, "qty": 1}],
+                                   "idempotency_key": key()}), 201)
+        closed = ok(client.post(f"/api/v1/register/checks/{chk['check']}/close",
+                                headers=s.register_h, json={"paid": True}))
+        assert closed["status"] == "paid" and closed["points"] == 5
+    with db.read() as sess:
+        assert sess.scalar(select(func.count()).select_from(Code)
+                           .where(Code.series_id == sid)) == 1
