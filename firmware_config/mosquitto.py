@@ -217,16 +217,27 @@ def dynsec_password(password_hash: str) -> dict[str, Any]:
 
 
 def dynsec_acls(rules: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
-    """Our ``read``/``write`` rules in the plugin's terms: write is ``publishClientSend``; read
-    is ``subscribePattern`` plus ``publishClientReceive`` (both are denied by default)."""
+    """Our ``read``/``write`` rules in the plugin's terms (everything is denied by default).
+
+    Write is ``publishClientSend`` on the topic. Read is ``publishClientReceive`` on the topic,
+    checked for every message delivered (retained ones too), and a login that reads anything may
+    subscribe to any filter: that is how Mosquitto's ``acl_file`` behaves, and it lets
+    ``venue monitor`` subscribe to ``venue/v1/+/#`` while receiving only its site. (The plugin's
+    ``subscribePattern`` matches a filter literally: ``venue/v1/+/#`` is not under
+    ``venue/v1/s1/#``, so a narrower subscribe rule would refuse the operator's tools.)
+    """
     acls: list[dict[str, Any]] = []
+    reads = False
     for access, topic in rules:
-        kinds: list[str] = []
         if access in ("write", "readwrite"):
-            kinds.append("publishClientSend")
+            acls.append({"acltype": "publishClientSend", "topic": topic, "priority": 0,
+                         "allow": True})
         if access in ("read", "readwrite"):
-            kinds += ["subscribePattern", "publishClientReceive"]
-        acls += [{"acltype": k, "topic": topic, "priority": 0, "allow": True} for k in kinds]
+            reads = True
+            acls.append({"acltype": "publishClientReceive", "topic": topic, "priority": 0,
+                         "allow": True})
+    if reads:
+        acls.append({"acltype": "subscribePattern", "topic": "#", "priority": 0, "allow": True})
     return acls
 
 
