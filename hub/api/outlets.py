@@ -233,7 +233,8 @@ def post_sale(body: SaleIn, response: Response, ctx: HubContext = Depends(contex
     or customer id is given) and an open item at the assignment's price (none when
     ``paid_now``). 201 new, 200 for a repeated idempotency key (the same codes); 409 with a
     ``reason``: ``quota_exceeded``, ``per_order_limit``, ``per_customer_limit``,
-    ``customer_required``, ``idempotency_key_reused``; 404 for a series not assigned."""
+    ``customer_required``, ``series_sold_out``, ``idempotency_key_reused``; 404 for a series not
+    assigned."""
     e164 = None if body.customer_phone is None else _e164(body.customer_phone, "customer_phone")
     now = ctx.clock.now()
     sec = secret(ctx) if e164 is not None else None
@@ -322,8 +323,9 @@ def post_transfer(key: TicketKey, body: TransferIn, response: Response,
 
     409 ``transfer_forbidden`` when the series forbids it (other reasons: ``ticket_used``,
     ``ticket_not_issued``, ``no_holder``, ``not_holder``, ``same_holder``, ``shared_code``,
-    ``per_customer_limit``); 404 for an unknown ticket or recipient (the recipient must be a
-    customer already). 200 with the same transfer for a repeated idempotency key.
+    ``per_customer_limit``, ``no_serial_left``); 404 for an unknown ticket or recipient (the
+    recipient must be a customer already). 200 with the same transfer for a repeated
+    idempotency key.
     """
     now = ctx.clock.now()
     e164 = None if body.to_phone is None else _e164(body.to_phone, "to_phone")

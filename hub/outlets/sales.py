@@ -147,8 +147,8 @@ def sell(session: Session, req: SaleRequest, *, now: datetime) -> tuple[OutletSa
         NotFound: unknown or inactive outlet, or a series not assigned to it (404 either way).
         UnknownCustomer: ``customer_id`` is not a customer.
         Conflict: ``per_order_limit``, ``per_customer_limit``, ``customer_required``,
-            ``quota_exceeded``, or ``idempotency_key_reused`` (same key, another order).
-        IssueError: the series itself cannot issue that many more (409).
+            ``quota_exceeded``, ``idempotency_key_reused`` (same key, another order), or
+            ``series_sold_out`` (the series itself cannot issue that many more).
     """
     if not 1 <= req.qty <= MAX_QTY:
         raise SeriesError(f"qty must be 1..{MAX_QTY}", "qty")
@@ -184,11 +184,12 @@ def sell(session: Session, req: SaleRequest, *, now: datetime) -> tuple[OutletSa
         raise refusal("quota_exceeded",
                        f"this outlet's quota for series {req.series_id} has {left} tickets left "
                        f"({req.qty} asked)", quota=assignment.quota, left=left)
-    if req.customer_id is not None:
-        issued = issuing.issue(session, req.series_id, customers=[req.customer_id] * req.qty,
-                               now=now)
-    else:
-        issued = issuing.issue(session, req.series_id, count=req.qty, now=now)
+    holders = [req.customer_id] * req.qty if req.customer_id is not None else []
+    try:
+        issued = issuing.issue(session, req.series_id, count=None if holders else req.qty,
+                               customers=holders, now=now)
+    except issuing.IssueError as exc:  # the series itself is sold out (or inactive)
+        raise refusal("series_sold_out", str(exc)) from None
     sale = OutletSale(
         outlet_id=req.outlet_id, series_id=req.series_id, idempotency_key=req.idempotency_key,
         qty=req.qty, unit_price=assignment.price, amount=assignment.price * req.qty,

@@ -7,7 +7,7 @@ ticket row is locked first, so two racing transfers of one ticket move it once; 
 keyed by its idempotency key, so a retry returns the first transfer.
 
 A transfer needs a free serial in the series (its issue limit must leave room): a sold-out
-generated series refuses with the issuing 409 rather than mint a serial past its limit.
+generated series refuses (409 ``no_serial_left``) rather than mint a serial past its limit.
 """
 
 from __future__ import annotations
@@ -108,8 +108,8 @@ def transfer_ticket(
         NotFound: no such ticket.
         UnknownCustomer: the recipient is not a customer.
         Conflict: a :class:`TransferReason` refusal, ``per_customer_limit`` of the recipient,
-            or ``idempotency_key_reused`` (the key was used for another ticket).
-        IssueError: the series has no serial left for the new code (409).
+            ``no_serial_left`` (the series cannot issue the new code), or
+            ``idempotency_key_reused`` (the key was used for another ticket).
     """
     old = issuing.find_code(session, key, lock=True)
     known = session.scalar(select(TicketTransfer)
@@ -130,7 +130,10 @@ def transfer_ticket(
         raise refusal(str(decision.reason), decision.message)
     raise_if_refused(check_purchase(session, series_id=old.series_id, customer_id=to_customer,
                                     qty=1, now=now))
-    (issued,) = issuing.issue(session, old.series_id, customers=[to_customer], now=now)
+    try:
+        (issued,) = issuing.issue(session, old.series_id, customers=[to_customer], now=now)
+    except issuing.IssueError as exc:
+        raise refusal("no_serial_left", f"the new holder needs a new code: {exc}") from None
     issuing.change_status(session, old.ref, "revoke", now=now,
                           detail=f"transferred to {issued.ref}")
     row = TicketTransfer(idempotency_key=idempotency_key, series_id=old.series_id,

@@ -219,6 +219,7 @@ def test_an_exhausted_series_refuses_the_sale_and_leaves_the_quota(client: TestC
     h = outlet(client, "x1", (sid, 10, "10.00"))
     assert sell(client, h, sid, 2).status == 201
     r = sell(client, h, sid, 2)
-    assert r.status == 409 and "cannot issue 2 more, only 1" in r.body["detail"]
+    assert r.status == 409 and r.body["detail"]["reason"] == "series_sold_out"
+    assert "cannot issue 2 more, only 1" in r.body["detail"]["message"]
     assert ok(client.get("/api/v1/outlet/series", headers=h))[0]["sold"] == 2
     assert ok(client.get("/api/v1/outlets/x1/open-items", headers=ADMIN_H))["count"] == 1

@@ -193,7 +193,8 @@ def test_a_transfer_needs_a_free_serial(client: TestClient) -> None:
     ref = sell(client, h, sid, 1, customer_phone=A_PHONE).body["refs"][0]
     b = customer(client, B_PHONE)
     r = transfer(client, ADMIN_H, ref, to_customer=b)
-    assert r.status_code == 409 and "cannot issue 1 more" in r.json()["detail"]
+    assert r.status_code == 409 and r.json()["detail"]["reason"] == "no_serial_left"
+    assert "cannot issue 1 more" in r.json()["detail"]["message"]
     code = ok(client.get(f"/api/v1/codes/{ref}", headers=ADMIN_H))
     assert code["status"] == "issued" and code["customer_id"] != b
     assert ok(client.get("/api/v1/transfers", headers=ADMIN_H)) == []
