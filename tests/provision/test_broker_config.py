@@ -275,3 +275,33 @@ def test_usage_errors_are_one_clear_line(inventory: Path, tmp_path: Path,
     assert venue(*provision_args(plain, "gate", "g1")).code == 0
     res = venue("broker-config", "--out", out, "--inventory", str(plain), "--tls")
     assert res.code == 2 and "--tls: provision a hub with --tls first" in res.err
+
+
+def test_dynsec_admin_locks_a_device_out_while_the_broker_runs(
+        inventory: Path, run_broker: Any) -> None:
+    """The generated ``dynsec-admin`` login works with ``mosquitto_ctrl``: no restart needed."""
+    _needs_plugin("dynsec")
+    ctrl = shutil.which("mosquitto_ctrl")
+    if ctrl is None:
+        pytest.skip("mosquitto_ctrl is not installed")
+    out, port = run_broker(inventory, "--dynsec")
+    admin_pw = tomllib.loads((inventory / "secrets.toml").read_text())["broker"][
+        "dynsec_admin_password"]
+    first = Client(port, "s1.gate.g1", _password(inventory, "g1"))
+    try:
+        assert first.connected()
+        res = subprocess.run([ctrl, "-h", "127.0.0.1", "-p", str(port), "-u", "dynsec-admin",
+                              "-P", admin_pw, "dynsec", "disableClient", "s1.gate.g1"],
+                             capture_output=True, text=True, timeout=10)
+        assert res.returncode == 0, res.stdout + res.stderr
+        wait_for(lambda: not first.c.is_connected(), 10, "g1's session closed")
+        again = Client(port, "s1.gate.g1", _password(inventory, "g1"))
+        assert not again.connected()
+        again.close()
+        other = Client(port, "s1.gate.g2", _password(inventory, "g2"))
+        assert other.connected()  # the others are untouched
+        other.close()
+        saved = json.loads((out / "dynamic-security.json").read_text())  # the plugin saved it
+        assert next(c for c in saved["clients"] if c["username"] == "s1.gate.g1")["disabled"]
+    finally:
+        first.close()
