@@ -173,6 +173,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
         t.start()
     for t in threads:
         t.join(max(0.0, stop_at - time.monotonic()) + 30)
+    abort.wait(max(0.0, stop_at - time.monotonic()))  # the whole duration, devices or none
     # Rates are over the time the devices really took: an overloaded hub makes the scans of the
     # last interval finish late, and dividing by the planned duration would flatter it.
     load_s = max(plan.duration_s, time.monotonic() - t0)
