@@ -361,3 +361,29 @@ def test_beacon_and_kiosk_publish_discovery_their_telemetry_fills(
 
 def _topic_payload(msg: Any) -> tuple[str, bytes]:
     return msg.topic, msg.payload
+
+
+def test_hub_service_publishes_its_discovery(broker: Any, tmp_path: Path, clock: Any) -> None:
+    """``hub.service.start_ingest`` (what ``venue hub`` runs) attaches the hub's discovery."""
+    from hub.config import HubConfig
+    from hub.service import start_ingest
+    from tests.hub.hubkit import make_db
+    from venue.config import load_config
+
+    cfg = load_config(HubConfig, None, env={}, overrides={
+        "device.site": "s1", "device.id": "h1", "device.data_dir": str(tmp_path / "hub"),
+        "mqtt.url": broker.url})
+    db = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", clock)
+    col = Collector(broker.port, "homeassistant/device/+/config")
+    col.wait_subscribed()
+    link, ingest = start_ingest(cfg, db, clock=clock)
+    try:
+        body = ha_check(*_topic_payload(_discovery(col, "h1")[0]))
+        assert body["availability_topic"] == "venue/v1/s1/hub/h1/status"
+        assert body["device"]["identifiers"] == ["venue_s1_hub_h1"]
+        col.publish(ha.HA_STATUS, b"online")
+        _discovery(col, "h1", 2)
+    finally:
+        ingest.stop()
+        link.stop()
+        col.close()
