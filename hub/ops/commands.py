@@ -136,6 +136,7 @@ class ResultWaiter:
                     return False
                 del self._expired[res.id]
                 self._late.append(res)
+                del self._late[:-self.LATE_KEPT]  # nobody read them: keep the newest
                 return True
         slot[1].append(res)
         slot[0].set()
@@ -217,6 +218,7 @@ def run_command(
     Raises:
         NotFound: unknown device. Conflict: ambiguous device id.
     """
+    record_late(db, link.waiter, clock)
     key = idempotency_key or new_id()
     with db.read() as s:
         old = s.scalar(select(CommandRecord).where(CommandRecord.idempotency_key == key))
