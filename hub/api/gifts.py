@@ -58,11 +58,13 @@ def get_lotteries(business: BusinessQuery = [],  # noqa: B006 (FastAPI copies de
                   ctx: HubContext = Depends(context),
                   _: Principal = Depends(require("kiosk", "register", "admin"))
                   ) -> dict[str, Any]:
-    """The running lotteries of these businesses (active, with a prize left)."""
+    """The running lotteries of these businesses (all when none is named): active, with a
+    prize left."""
     with ctx.db.read() as s:
+        shown = business or list(s.scalars(select(Business.id)))
         return {"lotteries": [{k: v for k, v in lottery.lottery_json(row).items()
                                if k != "active"}
-                              for row in lottery.running(s, business)]}
+                              for row in lottery.running(s, shown)]}
 
 
 @router.post("/lotteries", status_code=201)

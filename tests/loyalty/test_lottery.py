@@ -63,6 +63,7 @@ def test_play_issues_the_prize_into_the_wallet_once(client: TestClient) -> None:
     listed = ok(client.get(f"/api/v1/lotteries?business={s.business}", headers=s.kiosk_h))
     assert listed == {"lotteries": [{"id": lot, "business": s.business, "name": "Spring draw",
                                      "text": "Scan the QR from your receipt and win"}]}
+    assert ok(client.get("/api/v1/lotteries", headers=s.register_h)) == listed
     cust = register(client, s)["customer"]
     k = key()
     body = {"customer": cust, "code": codes[0].lower(), "idempotency_key": k}
