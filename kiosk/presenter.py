@@ -230,6 +230,7 @@ class Presenter(ShopFlow, LotteryFlow, OffersFlow, MaintenanceFlow):
         for v in result.visits:
             if not v.queued:
                 self._report_checkin(result.summary.customer, v, offline=False)
+        self._want_pictures(r.image for r in result.summary.rewards)
 
     def _identify_failed(self, error: HubError) -> None:
         if error.reason == HubReason.UNKNOWN_CUSTOMER and self._pending_e164 is not None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from functools import partial
+from pathlib import Path
 
 from kivy.metrics import dp
 from kivy.uix.boxlayout import BoxLayout
 from kivy.uix.gridlayout import GridLayout
+from kivy.uix.image import Image
 from kivy.uix.scrollview import ScrollView
 from kivy.uix.widget import Widget
 
@@ -147,8 +149,19 @@ def rewards(state: ViewState, ctx: Ctx) -> Widget:
         label = f"{r.name}\n[size=22]{r.cost} {ctx._('points')}[/size]"
         if not r.affordable:
             label += f"  [size=18]({ctx._('not enough yet')})[/size]"
-        grid.add_widget(Tap(label, f"reward-{r.id}", partial(p.choose_reward, r.id), t,
-                            kind="secondary" if r.affordable else "ghost", size=30))
+        tile = Tap(label, f"reward-{r.id}", partial(p.choose_reward, r.id), t,
+                   kind="secondary" if r.affordable else "ghost", size=30)
+        picture = state.picture(r.image)
+        if picture is not None and Path(picture).is_file():
+            cell = BoxLayout(spacing=dp(10))
+            image = Image(source=picture, fit_mode="contain", size_hint_x=None,
+                          width=dp(120))
+            image.kid = f"picture-reward-{r.id}"  # type: ignore[attr-defined]
+            cell.add_widget(image)
+            cell.add_widget(tile)
+            grid.add_widget(cell)
+        else:
+            grid.add_widget(tile)
     if not s.rewards:
         box.add_widget(Text(ctx._("No rewards here yet."), size=26, colour=t.muted))
     scroll = ScrollView(do_scroll_x=False)

@@ -108,6 +108,8 @@ try:
 
     tap(root, "rewards")
     wait_screen(root, "rewards")
+    wait_until(lambda: find(root, f"picture-reward-{IDS['reward']}"), 10,
+               "the reward's picture")
     step("rewards-play")
     tap(root, "lottery")
     wait_screen(root, "lottery")

@@ -84,7 +84,7 @@ def test_kiosk_window_claims_plays_and_shows_pictures_against_the_real_hub(
         codes = ok(c.post(f"/api/v1/lotteries/{lottery}/codes", headers=ADMIN_H,
                           json={"codes": ["SPRING-2026-WIN"]}), 201)["codes"]
         ids = {"business": s.business, "promotion": promo, "win_code": "SPRING-2026-WIN",
-               "category": s.category, "latte": s.latte}
+               "category": s.category, "latte": s.latte, "reward": s.reward}
         out = tmp_path / "out"
         monkeypatch.setenv("KIOSK_DRIVER_HUB_URL", hub.url)
         monkeypatch.setenv("KIOSK_DRIVER_HUB_TOKEN", s.kiosk_h["Authorization"].split()[1])
@@ -103,6 +103,8 @@ def test_kiosk_window_claims_plays_and_shows_pictures_against_the_real_hub(
         assert "Free coffee" in r["coupons"] and "Free cookie" in r["coupons"]
         assert r["second_play_screen"] == "lottery"
         assert r["second_play"] == "This code has already been played. Each code plays once."
+        # the promotion's at start; the reward's (the seed's coffee.png, as the latte's) after
+        # identification; nothing fetched twice
         assert r["pictures"] == ["/api/v1/media/cookie.png", "/api/v1/media/coffee.png"]
         assert r["cache_files"] == [".png", ".png"]
         for name in r["steps"]:
