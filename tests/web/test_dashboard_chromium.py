@@ -181,3 +181,23 @@ def test_bad_or_wrong_tokens_are_refused(venue: Venue, browser: Any) -> None:
         assert page_html.status_code == 200
         assert "default-src 'self'" in page_html.headers["content-security-policy"]
         assert http.get("/ops/static/../../auth.py").status_code == 404
+
+
+def test_without_mqtt_the_dashboard_says_live_events_are_unavailable(
+        browser: Any, tmp_path: Path) -> None:
+    clock = FakeClock()
+    db = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", clock)
+    server = start_server(create_app(db, clock=clock, token_ttl=0.0))
+    problems = PageProblems()
+    page = problems.watch(browser.new_page())
+    try:
+        page.goto(f"{server.url}/dashboard")
+        page.fill("#login-token", token(db, clock, "operator", "desk")["Authorization"][7:])
+        page.click("button[type=submit]")
+        expect(page.locator("#live")).to_contain_text("live events unavailable")
+        expect(page.locator("#device-count")).to_have_text("0 of 0 online")
+        assert problems.console == [] and problems.page == [], problems
+    finally:
+        page.close()
+        server.stop()
+        db.dispose()

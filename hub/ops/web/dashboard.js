@@ -7,6 +7,7 @@
   const SVG = "http://www.w3.org/2000/svg";
   const MAX_EVENTS = 60;
   let refreshTimer = null;
+  let streaming = false;
 
   function svg(tag, attrs, text) {
     const n = document.createElementNS(SVG, tag);
@@ -138,6 +139,12 @@
       const cmds = await api("GET", "/api/v1/commands?limit=10");
       renderCommands(cmds.commands);
       document.getElementById("updated").textContent = time(o.at);
+      if (o.live && !streaming) {  // only ask for the stream when the hub has a broker link
+        streaming = true;
+        stream("/api/v1/events/stream", onEvent, onState);
+      } else if (!o.live && !streaming) {
+        onState("unavailable", "the hub has no broker connection (MQTT off or broker away)");
+      }
     } catch (e) {
       document.getElementById("updated").textContent = "failed: " + e.message;
       if (e.status === 401) { sessionStorage.clear(); location.reload(); }
@@ -160,6 +167,7 @@
   }
 
   function onState(state, detail) {
+    if (state === "unavailable" || state === "refused") streaming = false;
     const node = document.getElementById("live");
     node.className = "live-" + state;
     node.textContent = { live: "● live", reconnecting: "○ reconnecting…",
@@ -170,6 +178,5 @@
   document.addEventListener("DOMContentLoaded", () => login(["operator", "admin"], () => {
     refresh();
     setInterval(refresh, 5000);
-    stream("/api/v1/events/stream", onEvent, onState);
   }));
 })();
