@@ -72,6 +72,11 @@ def _picture(iid: int, name: str) -> str | None:
     return None if iid in NO_PICTURE else f"/api/v1/media/{slug}.png"
 
 
+REWARD_PICTURES = {3: "/api/v1/media/espresso.png", 4: "/api/v1/media/croissant.png",
+                   5: "/api/v1/media/cappuccino.png"}
+"""The breakfast set has none: its tile is the plain button."""
+
+
 class DemoHub(DemoOffers):
     """A :class:`~kiosk.models.HubClient` over demo data.
 
@@ -121,7 +126,8 @@ class DemoHub(DemoOffers):
             for b in businesses
         )
         rewards = tuple(
-            Reward(rid, b, name, cost, self._points.get((customer, b), 0) >= cost)
+            Reward(rid, b, name, cost, self._points.get((customer, b), 0) >= cost,
+                   image=REWARD_PICTURES.get(rid))
             for rid, b, name, cost in REWARDS
             if b in businesses
         )

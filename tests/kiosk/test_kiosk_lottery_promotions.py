@@ -243,19 +243,22 @@ def test_pictures_arrive_in_the_background_one_job_at_a_time(
     p.begin()
     type_number(p, KNOWN_DIGITS)
     p.submit_phone()
-    held.release_all()  # identify
+    held.release_all()  # identify, then the rewards' pictures one after the other
+    rewards = set(dict(p.state.pictures))
+    assert rewards == {"/api/v1/media/espresso.png", "/api/v1/media/croissant.png",
+                       "/api/v1/media/cappuccino.png"}
     p.open_shop()
     job, done = held.jobs.pop(0)  # the catalog
     from kiosk.runner import SyncRunner
 
     SyncRunner().submit(job, done)
-    assert p.state.screen == Screen.SHOP and p.state.pictures == ()
+    assert p.state.screen == Screen.SHOP and set(dict(p.state.pictures)) == rewards
     assert len(held.jobs) == 1  # one picture job queued, not the whole menu
     p.choose_category(1)
     assert p.state.picture("/api/v1/media/latte.png") is None  # the tile shows the initial
     held.release_all()  # each finished picture queues the next
     wanted = {i.image for i in p.state.catalog.items if i.available and i.image}  # type: ignore
-    assert set(dict(p.state.pictures)) == wanted
+    assert set(dict(p.state.pictures)) == wanted | rewards  # the espresso's once for both
     latte = p.state.picture("/api/v1/media/latte.png")
     assert latte is not None and Path(latte).read_bytes().startswith(b"\x89PNG")
     assert Path(latte).parent == tmp_path / "media"
@@ -280,6 +283,7 @@ def test_a_picture_that_cannot_be_had_leaves_the_initial(clock: FakeClock, tmp_p
     p.open_shop()
     assert p.state.screen == Screen.SHOP and p.state.pictures == ()
     asked = len(hub.called("media"))
+    assert asked == 7  # the distinct pictures of rewards and available items, once each
     p.choose_category(1)
     p.back()
     p.back()
