@@ -66,9 +66,11 @@ def create_outlet(session: Session, outlet_id: str, name: str, *, now: datetime)
 
 
 def get_outlet(session: Session, outlet_id: str, *, lock: bool = False) -> Outlet:
+    """An outlet; ``lock`` serialises closes of one outlet (``FOR NO KEY UPDATE`` on PostgreSQL,
+    which sales inserting rows that reference the outlet do not wait for)."""
     stmt = select(Outlet).where(Outlet.id == outlet_id)
     if lock:
-        stmt = stmt.with_for_update()
+        stmt = stmt.with_for_update(key_share=True)
     row = session.scalar(stmt)
     if row is None:
         raise NotFound(f"no outlet {outlet_id}")
