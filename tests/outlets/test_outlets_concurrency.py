@@ -7,6 +7,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -98,3 +99,30 @@ def test_racing_transfers_move_a_ticket_once(live: httpx.Client) -> None:
     assert Counter(r.status_code for r in out) == {201: 1, 409: THREADS - 1}
     assert len(ok(live.get("/api/v1/transfers", headers=ADMIN_H))) == 1
     assert ok(live.get(f"/api/v1/series/{sid}", headers=ADMIN_H))["issued_count"] == 2
+
+
+def test_sales_racing_closes_are_each_billed_exactly_once(live: httpx.Client) -> None:
+    sid = series(live)
+    h = outlet(live, "race7", (sid, 100, "7.00"))
+    op = token(live, "operator", "op1")
+
+    def act(c: httpx.Client, i: int) -> Any:
+        if i % 3 == 0:
+            return c.post("/api/v1/outlets/race7/invoices", headers=op,
+                          json={"idempotency_key": key()})
+        return sell(c, h, sid, 1 + i % 2, paid_now=i == 1)
+
+    out = race(live, 9, act)
+    sold = [s.body for s in out if not isinstance(s, httpx.Response)]
+    assert all("id" in s for s in sold) and len(sold) == 6
+    live.post("/api/v1/outlets/race7/invoices", headers=op, json={"idempotency_key": key()})
+    invs = ok(live.get("/api/v1/outlets/race7/invoices", headers=op))
+    billed: list[int] = []
+    for inv in invs:
+        lines = ok(live.get(f"/api/v1/outlets/race7/invoices/{inv['id']}", headers=op))["lines"]
+        billed += [x["sale"] for x in lines]
+        assert sum(Decimal(x["amount"]) for x in lines) == Decimal(inv["total"])
+    unpaid = [s for s in sold if not s["paid_now"]]
+    assert sorted(billed) == sorted(s["id"] for s in unpaid)  # each once, paid ones never
+    assert sum(Decimal(i["total"]) for i in invs) == sum(Decimal(s["amount"]) for s in unpaid)
+    assert ok(live.get("/api/v1/outlets/race7/open-items", headers=op))["count"] == 0
