@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -163,9 +164,13 @@ def _once(session: Session, rules: WalletRules, business: str, customer: str, ki
     return True
 
 
-def run_triggers(db: Database, *, now: datetime) -> TriggerReport:
-    """Everything due at ``now``, each once; safe to run at any time, any number of times."""
+def run_triggers(db: Database, *, now: datetime, tz: str = "UTC") -> TriggerReport:
+    """Everything due at ``now``, each once; safe to run at any time, any number of times.
+
+    ``tz`` is the venue's time zone: a birthday is the customer's day there.
+    """
     report = TriggerReport()
+    today = now.astimezone(ZoneInfo(tz)).date()
     with db.read() as s:
         bids = list(s.scalars(select(WalletRules.business_id).order_by(WalletRules.business_id)))
         names = {b.id: b.name for b in s.scalars(select(Business))}
@@ -175,24 +180,35 @@ def run_triggers(db: Database, *, now: datetime) -> TriggerReport:
             rules = s.get(WalletRules, bid)
             if rules is None:
                 continue
-            has_reward = rules.birthday_points > 0 or rules.birthday_series is not None
-            if has_reward:
+            finished = {tuple(row) for row in s.execute(
+                select(TriggerRun.customer_id, TriggerRun.kind, TriggerRun.period)
+                .where(TriggerRun.business_id == bid))}
+            if rules.birthday_points > 0 or rules.birthday_series is not None:
                 for profile in s.scalars(
                         select(WalletProfile).join(Member, Member.customer_id ==
                                                    WalletProfile.customer_id)
                         .where(Member.business_id == bid,
-                               WalletProfile.birthday_month.is_not(None))):
-                    due = birthday_due(profile.birthday_month, profile.birthday_day,
-                                       now.date(), has_reward=True)
+                               WalletProfile.birthday_month == today.month)):
+                    due = birthday_due(profile.birthday_month, profile.birthday_day, today,
+                                       has_reward=True)
                     if due.due:
                         work.append((profile.customer_id, "birthday", due.period))
-            for member in s.scalars(select(Member).where(Member.business_id == bid)):
-                for due, kind in (
-                        (welcome_due(member.joined_at, now, text=rules.welcome_text), "welcome"),
-                        (winback_due(member.last_visit_at, now, days=rules.winback_days,
-                                     text=rules.winback_text), "winback")):
+            if rules.welcome_text.strip():
+                for member in s.scalars(select(Member).where(
+                        Member.business_id == bid, Member.joined_at >= now - WELCOME_WINDOW)):
+                    due = welcome_due(member.joined_at, now, text=rules.welcome_text)
                     if due.due:
-                        work.append((member.customer_id, kind, due.period))
+                        work.append((member.customer_id, "welcome", due.period))
+            if rules.winback_days > 0 and rules.winback_text.strip():
+                for member in s.scalars(select(Member).where(
+                        Member.business_id == bid,
+                        Member.last_visit_at <= now - timedelta(days=rules.winback_days))):
+                    due = winback_due(member.last_visit_at, now, days=rules.winback_days,
+                                      text=rules.winback_text)
+                    if due.due:
+                        work.append((member.customer_id, "winback", due.period))
+        report.skipped += sum(1 for item in work if item in finished)
+        work = [item for item in work if item not in finished]
         for customer, kind, period in work:
             try:
                 with db.write() as s:
@@ -219,9 +235,10 @@ def run_triggers(db: Database, *, now: datetime) -> TriggerReport:
 class TriggerThread:
     """Runs :func:`run_triggers` every ``interval_s`` in the hub (a daemon thread)."""
 
-    def __init__(self, db: Database, *, clock: Clock, interval_s: float,
+    def __init__(self, db: Database, *, clock: Clock, interval_s: float, tz: str = "UTC",
                  run: Callable[..., TriggerReport] = run_triggers) -> None:
         self._db, self._clock, self._interval, self._run = db, clock, interval_s, run
+        self._tz = tz
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wallet-triggers", daemon=True)
 
@@ -232,7 +249,7 @@ class TriggerThread:
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                report = self._run(self._db, now=self._clock.now())
+                report = self._run(self._db, now=self._clock.now(), tz=self._tz)
                 if report.birthdays or report.welcomes or report.winbacks or report.errors:
                     log.info("wallet triggers: %s", report.to_dict())
             except Exception:

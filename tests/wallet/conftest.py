@@ -13,11 +13,11 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).parent.parent / "hub"))
 sys.path.insert(0, str(Path(__file__).parent.parent / "loyalty"))
+sys.path.insert(0, str(Path(__file__).parent))
 
 from hubkit import make_db, start_server
+from walletkit import wallet_app
 
-from hub.api.app import create_app
-from hub.config import WalletSection
 from hub.db import Database
 from venue.clock import FakeClock
 
@@ -34,12 +34,6 @@ def db(db_url: str, clock: FakeClock) -> Iterator[Database]:
     d = make_db(db_url, clock)
     yield d
     d.dispose()
-
-
-def wallet_app(db: Database, clock: FakeClock, **wallet: object):  # type: ignore[no-untyped-def]
-    app = create_app(db, clock=clock, token_ttl=0.0, identify_limits=(0, 0))
-    app.state.hub.extra["wallet_config"] = WalletSection(**wallet)  # type: ignore[arg-type]
-    return app
 
 
 @pytest.fixture

@@ -14,11 +14,10 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import wallet_app
 from hubkit import make_db, start_server
 from loyaltykit import ADMIN_H, ok, token
 from PIL import Image
-from walletkit import link, wallets
+from walletkit import link, wallet_app, wallets
 
 from gate.providers import CheckRequest, OnlineProvider
 from venue.clock import FakeClock

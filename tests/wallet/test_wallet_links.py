@@ -9,7 +9,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 from loyaltykit import ADMIN_H, key, ok, token
 from sqlalchemy import select
-from walletkit import PHONE_A, PHONE_B, link, messages, wallets
+from walletkit import PHONE_A, PHONE_B, link, messages, wallet_app, wallets
 
 from hub.db import Database
 from hub.wallet.models import WalletOtp
@@ -160,7 +160,6 @@ def test_one_time_code_expires_and_allows_few_guesses(client: TestClient, db: Da
 
 
 def test_requests_per_client_are_limited(db: Database, clock: FakeClock) -> None:
-    from conftest import wallet_app
 
     with TestClient(wallet_app(db, clock, requests_per_ip_per_min=3)) as c:
         codes = [c.post("/w/request", json={"phone": PHONE_A}).status_code for _ in range(4)]

@@ -10,10 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import wallet_app
 from hubkit import make_db, start_server
 from loyaltykit import ADMIN, ADMIN_H, ok
-from walletkit import link, wallets
+from walletkit import link, wallet_app, wallets
 
 from venue.clock import SYSTEM_CLOCK
 

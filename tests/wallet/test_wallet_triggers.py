@@ -13,7 +13,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from loyaltykit import ADMIN_H, ok, register, visit
-from walletkit import PHONE_A, link, messages, wallets
+from walletkit import PHONE_A, link, messages, wallet_app, wallets
 
 from hub.db import Database
 from hub.loyalty import ledger
@@ -144,7 +144,6 @@ def test_rules_api(client: TestClient) -> None:
 
 def test_cli_run_triggers(tmp_path: Path, clock: FakeClock) -> None:
     """``venue hub run-triggers`` (for cron) on a hub's SQLite file: prints what it did."""
-    from conftest import wallet_app
     from hubkit import make_db
 
     url = f"sqlite:///{tmp_path / 'hub.sqlite3'}"
@@ -168,3 +167,14 @@ def test_cli_run_triggers(tmp_path: Path, clock: FakeClock) -> None:
     assert json.loads(runs[1].stdout) == {"birthdays": 0, "welcomes": 0, "winbacks": 0,
                                           "skipped": 1, "errors": []}
     assert PHONE_A not in runs[0].stdout + runs[0].stderr
+
+
+def test_birthday_is_the_day_in_the_venues_time_zone(client: TestClient, db: Database,
+                                                     clock: FakeClock) -> None:
+    clock.set(datetime(2026, 3, 1, 23, 30, tzinfo=UTC))  # 01:30 on 2 March in Kyiv
+    w = wallets(client)
+    _rules(client, w.s.business, birthday_points=10)
+    ok(client.post(f"{link(client, w.a)}/birthday", json={"month": 3, "day": 2}))
+    assert run_triggers(db, now=clock.now()).birthdays == 0
+    assert run_triggers(db, now=clock.now(), tz="Europe/Kyiv").birthdays == 1
+    assert run_triggers(db, now=clock.now(), tz="Europe/Kyiv").skipped == 1

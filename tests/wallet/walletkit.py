@@ -7,11 +7,22 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from fastapi import FastAPI
 from loyaltykit import ADMIN_H, Seeded, ok, register, seed
 from sqlalchemy import select
 
+from hub.api.app import create_app
+from hub.config import WalletSection
 from hub.db import Database
 from hub.notify.models import Message
+
+
+def wallet_app(db: Database, clock: Any, **wallet: Any) -> FastAPI:
+    """The hub's app with ``[wallet]`` settings (as :func:`hub.service.serve` sets them)."""
+    app = create_app(db, clock=clock, token_ttl=0.0, identify_limits=(0, 0))
+    app.state.hub.extra["wallet_config"] = WalletSection(**wallet)
+    return app
+
 
 PHONE_A = "+380671234567"
 PHONE_B = "+380672223344"
