@@ -99,6 +99,8 @@ class WalletSection:
     triggers_interval_s: int = 3600
     """How often the hub runs the birthday/welcome/win-back job (0: never; use cron and
     ``venue hub run-triggers``). Each thing is done once per period however often it runs."""
+    timezone: str = "UTC"
+    """The venue's IANA time zone (``Europe/Kyiv``): a birthday is the customer's day there."""
 
     def validate(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -109,6 +111,12 @@ class WalletSection:
                self.triggers_interval_s) < 0:
             raise ConfigError("wallet.referral_window_s, wallet.requests_per_ip_per_min, "
                               "wallet.triggers_interval_s: must not be negative")
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(self.timezone)
+        except (ValueError, KeyError, OSError):  # ZoneInfoNotFoundError is a KeyError
+            raise ConfigError(f"wallet.timezone: unknown time zone {self.timezone!r}") from None
 
 
 @dataclass(frozen=True)
