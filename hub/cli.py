@@ -104,7 +104,8 @@ def run(args: argparse.Namespace) -> int:
 
             bootstrap(db, clock=SYSTEM_CLOCK, admin_token=config.hub.admin_token)
             configure(db, Channels.from_config(config.notify))  # the hub's sender delivers
-            print(json.dumps(run_triggers(db, now=SYSTEM_CLOCK.now()).to_dict()))
+            report = run_triggers(db, now=SYSTEM_CLOCK.now(), tz=config.wallet.timezone)
+            print(json.dumps(report.to_dict()))
             return 0
         if command == "migrate":
             bootstrap(db, clock=SYSTEM_CLOCK, admin_token=config.hub.admin_token)

@@ -114,4 +114,5 @@ def start_triggers(config: HubConfig, db: Database, *, clock: Clock) -> Any:
         return None
     from hub.wallet.triggers import TriggerThread
 
-    return TriggerThread(db, clock=clock, interval_s=config.wallet.triggers_interval_s).start()
+    return TriggerThread(db, clock=clock, interval_s=config.wallet.triggers_interval_s,
+                         tz=config.wallet.timezone).start()
