@@ -27,6 +27,17 @@ PHONE = "+380671234567"
 
 
 @pytest.fixture
+def sqlite_db(tmp_path: Path, clock: FakeClock) -> Iterator[Database]:
+    """SQLite only, for tests of an adapter or the thread (the queue's database paths are
+    covered on both backends by the other tests)."""
+    from hubkit import make_db
+
+    d = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", clock)
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
 def customer(any_db: Database, clock: FakeClock) -> Iterator[str]:
     with any_db.write() as s:
         row, _ = identity.register(s, identity.phone_secret(s), PHONE, device="t",
@@ -34,6 +45,16 @@ def customer(any_db: Database, clock: FakeClock) -> Iterator[str]:
         cid = row.id
     yield cid
     queue.configure(any_db, queue.Channels())
+
+
+@pytest.fixture
+def sqlite_customer(sqlite_db: Database, clock: FakeClock) -> Iterator[str]:
+    with sqlite_db.write() as s:
+        row, _ = identity.register(s, identity.phone_secret(s), PHONE, device="t",
+                                   now=clock.now())
+        cid = row.id
+    yield cid
+    queue.configure(sqlite_db, queue.Channels())
 
 
 def status_of(db: Database, msg_id: int) -> SimpleNamespace:
@@ -146,56 +167,57 @@ def test_sms_always_failing_ends_failed_and_holds_no_number(any_db: Database, cl
     assert PHONE[4:] not in msg.recipient_masked
 
 
-def test_unreachable_gateway_is_a_recorded_failure(any_db: Database, clock: FakeClock,
-                                                   customer: str) -> None:
+def test_unreachable_gateway_is_a_recorded_failure(sqlite_db: Database, clock: FakeClock,
+                                                   sqlite_customer: str) -> None:
     from notifykit import free_port
 
-    queue.configure(any_db, queue.Channels(sms=True))
-    with any_db.write() as s:
-        msg_id = queue.enqueue(s, customer=customer, kind="x", text="x",
+    queue.configure(sqlite_db, queue.Channels(sms=True))
+    with sqlite_db.write() as s:
+        msg_id = queue.enqueue(s, customer=sqlite_customer, kind="x", text="x",
                                idempotency_key="sms:3", now=clock.now())
     assert msg_id is not None
     adapter = SmsGatewayAdapter(url=f"http://127.0.0.1:{free_port()}/x", timeout=2)
-    assert deliver_due(any_db, {"sms": adapter}, clock.now()).retrying == 1
-    msg = status_of(any_db, msg_id)
+    assert deliver_due(sqlite_db, {"sms": adapter}, clock.now()).retrying == 1
+    msg = status_of(sqlite_db, msg_id)
     assert msg.status == "pending" and msg.last_error is not None
     assert msg.last_error.startswith("gateway unreachable")
 
 
-def test_background_sender_delivers(any_db: Database, clock: FakeClock, customer: str) -> None:
+def test_background_sender_delivers(sqlite_db: Database, clock: FakeClock,
+                                    sqlite_customer: str) -> None:
     from hubkit import wait_for
 
     with sms_gateway() as gw:
         cfg = NotifySection(sms_url=gw.url + "/sms")
-        queue.configure(any_db, queue.Channels.from_config(cfg))
-        sender = NotifySender(any_db, build_adapters(cfg), clock=clock, interval_s=0.05)
+        queue.configure(sqlite_db, queue.Channels.from_config(cfg))
+        sender = NotifySender(sqlite_db, build_adapters(cfg), clock=clock, interval_s=0.05)
         sender.start()
         try:
-            with any_db.write() as s:
-                msg_id = queue.enqueue(s, customer=customer, kind="x", text="hello",
+            with sqlite_db.write() as s:
+                msg_id = queue.enqueue(s, customer=sqlite_customer, kind="x", text="hello",
                                        idempotency_key="bg:1", now=clock.now())
             assert msg_id is not None
-            wait_for(lambda: status_of(any_db, msg_id).status == "sent", what="sent")
+            wait_for(lambda: status_of(sqlite_db, msg_id).status == "sent", what="sent")
         finally:
             sender.stop()
         assert len(gw.requests) == 1
 
 
-def test_email_over_starttls_with_login(any_db: Database, clock: FakeClock, customer: str,
-                                        tmp_path: Path) -> None:
+def test_email_over_starttls_with_login(sqlite_db: Database, clock: FakeClock,
+                                        sqlite_customer: str, tmp_path: Path) -> None:
     from notifykit import self_signed
 
     cert, key = self_signed(tmp_path)
     pw = tmp_path / "smtp-password"
     pw.write_text("s3cret\n")
-    with any_db.write() as s:
-        contacts.set_email(s, identity.phone_secret(s), customer, "ann@example.org",
+    with sqlite_db.write() as s:
+        contacts.set_email(s, identity.phone_secret(s), sqlite_customer, "ann@example.org",
                            now=clock.now())
     with smtp_server(tls=(cert, key), login=("venue", "s3cret")) as (port, inbox):
-        queue.configure(any_db, queue.Channels(email=True))
+        queue.configure(sqlite_db, queue.Channels(email=True))
         for k in ("untrusted", "trusted", "wrong-password"):
-            with any_db.write() as s:
-                queue.enqueue(s, customer=customer, kind="x", text=k, subject=k,
+            with sqlite_db.write() as s:
+                queue.enqueue(s, customer=sqlite_customer, kind="x", text=k, subject=k,
                               idempotency_key=f"tls:{k}", now=clock.now())
             wrong = k == "wrong-password"
             cfg = NotifySection(smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=True,
@@ -203,9 +225,9 @@ def test_email_over_starttls_with_login(any_db: Database, clock: FakeClock, cust
                                 smtp_password="nope" if wrong else None,
                                 smtp_password_file=None if wrong else str(pw),
                                 smtp_cafile=None if k == "untrusted" else str(cert))
-            deliver_due(any_db, build_adapters(cfg), clock.now())
+            deliver_due(sqlite_db, build_adapters(cfg), clock.now())
         assert [str(m["Subject"]) for _, m in inbox.mails] == ["trusted"]
-    with any_db.read() as s:
+    with sqlite_db.read() as s:
         errors = {m.subject: m.last_error for m in s.scalars(select(Message))}
     assert errors["trusted"] is None
     assert "SSLCertVerificationError" in (errors["untrusted"] or "")
