@@ -26,6 +26,7 @@ from hub.wallet.schemas import (
 )
 from hub.wallet.web import router as web_router
 from hub.wallet.web import wallet_config
+from venue.messages import rfc3339
 
 router = APIRouter()
 api = APIRouter(prefix="/api/v1", tags=["wallet"])
@@ -154,6 +155,15 @@ def post_wallet_link(body: WalletLinkIn, customer_id: CustomerPath,
         sent = links.send_link(s, customer_id, link, now=now) if body.send else None
     return {"customer": customer_id, "url": link.url, "expires_at": link.expires_at_text,
             "notification": sent}
+
+
+@api.post("/customers/{customer_id}/wallet-links/revoke")
+def post_revoke_links(customer_id: CustomerPath, ctx: HubContext = Depends(context),
+                      _: Principal = Depends(STAFF)) -> dict[str, Any]:
+    """Every wallet link of this customer sent so far stops working (a lost or sold phone)."""
+    with ctx.db.write() as s:
+        since = links.revoke_links(s, customer_id, now=ctx.clock.now())
+    return {"customer": customer_id, "links_since": rfc3339(since)}
 
 
 @api.post("/referrals", status_code=201)

@@ -130,7 +130,11 @@ def resolve(session: Session, token: str, *, now: datetime) -> LinkCheck:
 def issue_link(session: Session, customer: str, cfg: WalletSection, *, now: datetime) -> Link:
     link_key, _ = wallet_keys(session)
     issued = int(now.timestamp())
-    expires = issued + cfg.link_ttl_s
+    profile = session.get(WalletProfile, customer)
+    if profile is not None and profile.links_since is not None:
+        # links revoked this very second: a new one must still pass the check
+        issued = max(issued, int(profile.links_since.timestamp()))
+    expires = int(now.timestamp()) + cfg.link_ttl_s
     token = make_token(link_key, customer, issued_at=issued, expires_at=expires)
     return Link(token, f"{cfg.base_url.rstrip('/')}/w/{token}",
                 datetime.fromtimestamp(expires, UTC))
@@ -144,11 +148,13 @@ def send_link(session: Session, customer: str, link: Link, *, now: datetime) -> 
                         key=f"wallet-link:{digest}", now=now)
 
 
-def revoke_links(session: Session, customer: str, *, now: datetime) -> None:
-    """Every link issued so far stops working (the next one issued works)."""
+def revoke_links(session: Session, customer: str, *, now: datetime) -> datetime:
+    """Every link issued so far stops working (the next one issued works); a lost phone."""
     from hub.wallet.profiles import profile_of
 
-    profile_of(session, customer, now=now).links_since = now + timedelta(seconds=1)
+    since = datetime.fromtimestamp(int(now.timestamp()) + 1, UTC)
+    profile_of(session, customer, now=now).links_since = since
+    return since
 
 
 # --- one-time codes ---------------------------------------------------------------------------

@@ -165,3 +165,23 @@ def test_requests_per_client_are_limited(db: Database, clock: FakeClock) -> None
         codes = [c.post("/w/request", json={"phone": PHONE_A}).status_code for _ in range(4)]
     assert codes == [202, 202, 202, 429]
     clock.advance(timedelta(minutes=1).total_seconds())
+
+
+def test_staff_revoke_every_link_of_a_customer(client: TestClient, clock: FakeClock) -> None:
+    w = wallets(client)
+    old_a, old_b = link(client, w.a), link(client, w.b)
+    op = token(client, "operator", "op1")
+    out = ok(client.post(f"/api/v1/customers/{w.a}/wallet-links/revoke", headers=op))
+    assert out["customer"] == w.a
+    r = client.get(old_a)
+    assert r.status_code == 410 and "no longer works" in r.text
+    assert w.ticket_a["ref"] not in r.text
+    assert client.get(old_b).status_code == 200  # only A's links
+    fresh = link(client, w.a)  # the same second: works
+    assert client.get(fresh).status_code == 200
+    clock.advance(5)
+    assert client.get(fresh).status_code == 200 and client.get(old_a).status_code == 410
+    assert client.post(f"/api/v1/customers/{w.a}/wallet-links/revoke",
+                       headers=w.s.kiosk_h).status_code == 403
+    assert client.post("/api/v1/customers/c_0000000000000000/wallet-links/revoke",
+                       headers=op).status_code == 404
