@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub import delivery, issuing
 from hub.api.deps import HubContext, context, require
 from hub.api.loyalty import secret
 from hub.api.schemas import ID_PATTERN
@@ -33,6 +34,7 @@ from hub.outlets.schemas import (
     SalesRulesIn,
     TransferIn,
 )
+from hub.series import NotFound
 from venue import phone
 from venue.errors import PhoneNumberError
 
@@ -275,6 +277,23 @@ def my_sale(sale_id: RowId, ctx: HubContext = Depends(context),
     """One of this outlet's sales with its codes; another outlet's sale is a 404."""
     with ctx.db.read() as s:
         return sales.sale_dict(s, sales.get_sale(s, who.device, sale_id), with_codes=True)
+
+
+@router.get("/outlet/sales/{sale_id}/codes/{ref}/{kind}")
+def my_ticket(sale_id: RowId, ref: TicketKey, kind: Literal["qr.png", "qr.svg"],
+              ctx: HubContext = Depends(context), who: Principal = Depends(OUTLET)) -> Response:
+    """A ticket of this outlet's sale as a QR image, to hand to the buyer (recorded as
+    delivered); a ticket of another sale or outlet is a 404."""
+    with ctx.db.write() as s:
+        sale = sales.get_sale(s, who.device, sale_id)
+        if ref not in sale.refs:
+            raise NotFound(f"no ticket {ref} in sale {sale_id}")
+        code = issuing.find_code(s, ref)
+        text = code.code_text or ""
+        issuing.record_delivery(s, code, f"outlet {who.device}: {kind}", now=ctx.clock.now())
+    if kind == "qr.png":
+        return Response(delivery.qr_png(text), media_type="image/png")
+    return Response(delivery.qr_svg(text), media_type="image/svg+xml")
 
 
 @router.get("/outlet/invoices")

@@ -7,9 +7,11 @@ import csv
 import io
 from decimal import Decimal
 
+import zxingcpp
 from fastapi.testclient import TestClient
 from hubkit import ADMIN_H
 from outletkit import customer, key, ok, outlet, sell, series, token
+from PIL import Image
 
 from hub.outlets.invoices import InvoiceDoc, invoice_pdf
 
@@ -48,6 +50,14 @@ def test_an_outlet_never_sees_another_outlets_sales(client: TestClient) -> None:
     theirs = sell(client, h2, sid, 1).body
     assert [x["id"] for x in ok(client.get("/api/v1/outlet/sales", headers=h1))] == [mine["id"]]
     assert ok(client.get(f"/api/v1/outlet/sales/{mine['id']}", headers=h1))["codes"]
+    ref = mine["refs"][0]
+    png = client.get(f"/api/v1/outlet/sales/{mine['id']}/codes/{ref}/qr.png", headers=h1)
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    (read,) = zxingcpp.read_barcodes(Image.open(io.BytesIO(png.content)))
+    assert read.text == mine["codes"][0]["code"]
+    for url in (f"/api/v1/outlet/sales/{theirs['id']}/codes/{theirs['refs'][0]}/qr.svg",
+                f"/api/v1/outlet/sales/{mine['id']}/codes/{theirs['refs'][0]}/qr.svg"):
+        assert client.get(url, headers=h1).status_code == 404, url
     r = client.get(f"/api/v1/outlet/sales/{theirs['id']}", headers=h1)  # changing the id
     assert r.status_code == 404
     for other in (theirs["id"] + 1000, 2**63 - 1):
