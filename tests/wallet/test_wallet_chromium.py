@@ -144,3 +144,74 @@ def test_expired_and_tampered_links_get_a_clear_page(browser: Any, hub: str,
         assert w.ticket_a["short_serial"] not in page.content()
     finally:
         ctx.close()
+
+
+def test_a_friend_accepts_a_shared_ticket_and_the_sharers_qr_stops_working(
+        browser: Any, hub: str, clock: FakeClock) -> None:
+    with httpx.Client(base_url=hub, timeout=30) as c:
+        w = wallets(c)
+        ok(c.put(f"/api/v1/series/{w.tickets}/sharing", json={"shareable": True},
+                 headers=ADMIN_H))
+        gate_token = token(c, "gate", "g1")["Authorization"].split()[1]
+        path_a, path_b = link(c, w.a), link(c, w.b)
+    sharer, friend = _phone(browser), _phone(browser)
+    try:
+        pa = sharer.new_page()
+        pa.goto(hub + path_a)
+        ticket = pa.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]')
+        ticket.get_by_role("button", name="Share").click()
+        url = ticket.locator(".shared input").input_value()
+        assert "/s/" in url and _decode(ticket.locator(".shared").screenshot()) == [url]
+        pb = friend.new_page()
+        pb.goto(hub + path_b)  # the friend's browser knows their wallet
+        pb.goto(hub + url[url.index("/s/"):])
+        pb.wait_for_url("**accept=**")
+        pb.locator("#accept").click()
+        pb.wait_for_function("!location.search", timeout=15000)
+        tickets = pb.locator(".ticket[data-ref]").filter(has_text="Concert")
+        tickets.first.wait_for()
+        assert tickets.count() == 2
+        refs = {tickets.nth(i).get_attribute("data-ref") for i in range(2)}
+        new_ref = (refs - {w.ticket_b["ref"]}).pop()
+        assert new_ref is not None
+        shot = pb.locator(f'.ticket[data-ref="{new_ref}"]').screenshot(
+            path=str(ARTIFACTS / "wallet-shared-ticket.png"))
+        friends_code = _decode(shot)
+        pa.reload()
+        assert pa.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]').count() == 0
+        gate = OnlineProvider(hub, "g1", gate_token, budget_s=10)
+        old = gate.check(CheckRequest(w.ticket_a["code"], "in", uuid.uuid4().hex, clock.now()))
+        assert old.result is Result.REJECT and str(old.reason) == "revoked"
+        new = gate.check(CheckRequest(friends_code[0], "in", uuid.uuid4().hex, clock.now()))
+        assert new.result is Result.ADMIT and new.ticket_ref == new_ref
+    finally:
+        sharer.close()
+        friend.close()
+
+
+def test_a_new_link_by_phone_number_and_one_time_code(browser: Any, hub: str,
+                                                      tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    with httpx.Client(base_url=hub, timeout=30) as c:
+        w = wallets(c)
+    ctx = _phone(browser)
+    try:
+        page = ctx.new_page()
+        page.goto(hub + "/w")
+        page.fill("#request input", "067 123 45 67")
+        page.locator("#request button").click()
+        page.locator("#verify").wait_for(state="visible")
+        engine = create_engine(f"sqlite:///{tmp_path / 'hub.sqlite3'}")
+        with engine.connect() as conn:
+            sent = conn.execute(text("SELECT text FROM notify_messages WHERE kind = "
+                                     "'wallet_code'")).scalars().all()
+        engine.dispose()
+        assert len(sent) == 1
+        page.fill("#verify input", sent[0].split("code: ")[1][:6])
+        page.locator("#verify button").click()
+        page.wait_for_url("**/w/w1.**")
+        assert page.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]').count() == 1
+        assert "+380 671234567" not in page.content() and "+380671234567" not in page.content()
+    finally:
+        ctx.close()
