@@ -120,7 +120,7 @@ def test_kiosk_window_claims_plays_and_shows_pictures_against_the_real_hub(
                        json={"customer": customer, "idempotency_key": "another-key"})
         assert again.status_code == 409
         assert again.json()["detail"]["reason"] == "already_claimed"
-        used = ok(c.get(f"/api/v1/lotteries/{lottery}/codes", headers=ADMIN_H))["codes"]
-        assert len(used) == 1
+        listed = ok(c.get(f"/api/v1/lotteries/{lottery}/codes", headers=ADMIN_H))["codes"]
+        assert listed == [{"code": "SPRING2026WIN", "used": True}]
     log = (out / "kiosk.log").read_text(encoding="utf-8")
     assert not CLEAR_PHONE.search(log) and not CLEAR_PHONE.search(hub.log())
