@@ -51,7 +51,7 @@ def test_schemathesis_finds_no_server_error_in_outlets(tmp_path: Path) -> None:
             "[parameters]\n"
             f'"path.outlet_id" = "o1"\n"path.series_id" = {sid}\n'
             f'"path.sale_id" = {sale["id"]}\n"path.invoice_id" = {inv["id"]}\n'
-            f'"path.key" = "{sale["refs"][0]}"\n')
+            f'"path.key" = "{sale["refs"][0]}"\n"path.ref" = "{sale["refs"][0]}"\n')
         _run(server.url, config, ADMIN, "(outlets|sales-rules|transfer)")
         _run(server.url, config, outlet_token, "/outlet/")
     finally:
