@@ -17,7 +17,7 @@ from hub.loyalty.service import get_customer
 from hub.models import Code, Redemption, Series
 from hub.series import CodeMode, Visibility
 from hub.wallet import promotions
-from hub.wallet.profiles import profile_of
+from hub.wallet.models import WalletProfile
 from hub.wallet.sharing import shareable_series
 from venue import codes
 from venue.messages import rfc3339
@@ -31,8 +31,11 @@ def code_visible(series: Series, code: Code) -> bool:
 
 
 def wallet_view(session: Session, customer_id: str, *, now: datetime) -> dict[str, Any]:
+    """The page's data; the customer's profile must exist (:func:`profiles.profile_of`)."""
     customer = get_customer(session, customer_id)
-    profile = profile_of(session, customer_id, now=now)
+    profile = session.get(WalletProfile, customer_id)
+    if profile is None:
+        raise LookupError(f"no wallet profile for {customer_id}")
     members = list(session.scalars(select(Member).where(Member.customer_id == customer_id)
                                    .order_by(Member.business_id)))
     bids = [m.business_id for m in members]

@@ -24,6 +24,7 @@ from hub.loyalty.models import Business, Member
 from hub.series import NotFound
 from hub.wallet import links, page, profiles, promotions, referrals, sharing
 from hub.wallet.links import LinkReason
+from hub.wallet.models import WalletProfile
 from hub.wallet.schemas import (
     AcceptIn,
     BirthdayIn,
@@ -120,7 +121,12 @@ def wallet(token: str, accept: str | None = None,
         status, title, text = _REFUSED[exc.reason]
         return _html(page.request_page(title, text), status)
     share = accept if accept and 16 <= len(accept) <= 64 and accept.isascii() else None
-    with ctx.db.write() as s:
+    with ctx.db.read() as s:
+        known = s.get(WalletProfile, customer) is not None
+    if not known:  # the first visit makes the profile (and the referral code)
+        with ctx.db.write() as s:
+            profiles.profile_of(s, customer, now=ctx.clock.now())
+    with ctx.db.read() as s:  # a page view takes no write lock
         view = wallet_view(s, customer, now=ctx.clock.now())
         offer = None if share is None else sharing.preview(s, share)
     return _html(page.wallet_page(view, token=token, base_url=wallet_config(ctx).base_url,
