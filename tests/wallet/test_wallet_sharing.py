@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 
+import httpx
 from fastapi.testclient import TestClient
 from loyaltykit import ADMIN_H, ok, register, token
 from sqlalchemy import select
@@ -140,3 +141,29 @@ def test_referral_from_the_kiosk(client: TestClient, db: Database,
     r = client.post("/api/v1/referrals", json={"customer": late, "code": code},
                     headers=w.s.kiosk_h)
     assert r.status_code == 409 and r.json()["detail"]["reason"] == "not_new"
+
+
+def test_concurrent_accepts_move_the_coupon_once(live: httpx.Client, db: Database) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = wallets(live)
+    c = register(live, w.s, "+380679990011")["customer"]
+    ok(live.put(f"/api/v1/series/{w.tickets}/sharing", json={"shareable": True},
+                headers=ADMIN_H))
+    offer = ok(live.post(f"{link(live, w.a)}/share", json={"ref": w.ticket_a["ref"]}), 201)
+    share = offer["url"].rsplit("/", 1)[1]
+    paths = [link(live, w.b), link(live, c)]
+
+    def accept(i: int) -> tuple[int, str]:
+        r = live.post(f"{paths[i % 2]}/accept", json={"share": share})
+        return r.status_code, (r.json().get("coupon") or {}).get("ref", "")
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(accept, range(12)))
+    won = {ref for status, ref in answers if status == 201}
+    assert len(won) == 1 and sum(1 for s, _ in answers if s == 201) == 6
+    assert sum(1 for s, _ in answers if s == 409) == 6
+    with db.read() as s:
+        holders = list(s.scalars(select(Code.customer_id).where(Code.series_id == w.tickets,
+                                                                Code.status == "issued")))
+    assert sorted(holders) in (sorted([w.b, w.b]), sorted([w.b, c]))  # B's own + the moved one
