@@ -246,8 +246,9 @@ def post_sale(body: SaleIn, response: Response, ctx: HubContext = Depends(contex
             customer = body.customer
             if e164 is not None and sec is not None:
                 known = sales.find_sale(s, who.device, body.idempotency_key)
-                if known is not None:
-                    customer = known.customer_id
+                if known is not None:  # a retry: the same number must name the same customer
+                    found = identity.by_phone(s, sec, e164)
+                    customer = None if found is None else found.id
                 else:
                     customer = identity.register(s, sec, e164, device=who.device, now=now)[0].id
             req = sales.SaleRequest(outlet_id=who.device, series_id=body.series, qty=body.qty,

@@ -40,6 +40,9 @@ def test_outlet_sells_to_a_phone_and_the_codes_are_in_the_customers_wallet(
     assert again.status == 200 and again.body["codes"] == sale["codes"]
     assert ok(client.get("/api/v1/outlet/series", headers=h))[0]["sold"] == 2
     assert sell(client, h, sid, 3, k).body["detail"]["reason"] == "idempotency_key_reused"
+    other_phone = sell(client, h, sid, 2, k, customer_phone="+380501112233")
+    assert other_phone.status == 409
+    assert other_phone.body["detail"]["reason"] == "idempotency_key_reused"
 
 
 def test_an_outlet_never_sees_another_outlets_sales(client: TestClient) -> None:
