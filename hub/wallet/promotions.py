@@ -185,3 +185,22 @@ def claim(session: Session, promo_id: int, *, customer_id: str, key: str, device
                                answer=answer))
     session.flush()
     return answer
+
+
+def series_businesses(session: Session, business_ids: list[int]) -> dict[int, int]:
+    """Series whose coupons these businesses give through the wallet (promotions, birthday
+    rewards): series → business, for a kiosk summary that lists coupons by business."""
+    from hub.wallet.models import WalletRules
+
+    if not business_ids:
+        return {}
+    out: dict[int, int] = {}
+    rows: list[Any] = list(session.execute(
+            select(Promotion.series_id, Promotion.business_id)
+            .where(Promotion.business_id.in_(business_ids), Promotion.series_id.is_not(None))
+            .union(select(WalletRules.birthday_series, WalletRules.business_id)
+                   .where(WalletRules.business_id.in_(business_ids),
+                          WalletRules.birthday_series.is_not(None)))).all())
+    for sid, bid in rows:
+        out.setdefault(int(sid), int(bid))
+    return out

@@ -141,3 +141,20 @@ def test_concurrent_claims_issue_one_coupon(live: httpx.Client, db: Database) ->
     with db.read() as ses:
         assert ledger.derived_points(ses, s.business, c) == 60
         assert ses.get(Series, s.series).issued_count == 1  # type: ignore[union-attr]
+
+
+def test_series_given_through_the_wallet_by_business(client: TestClient, db: Database) -> None:
+    from hub.wallet.promotions import series_businesses
+
+    s = seed(client)
+    _promo(client, s.business, series=s.series)
+    other = ok(client.post("/api/v1/businesses", json={"name": "Bar"}, headers=ADMIN_H), 201)
+    bday = ok(client.post("/api/v1/series", headers=ADMIN_H,
+                          json={"name": "Birthday cake", "kind": "coupon"}), 201)["id"]
+    ok(client.put(f"/api/v1/businesses/{other['id']}/wallet-rules", headers=ADMIN_H,
+                  json={"birthday_series": bday}))
+    with db.read() as ses:
+        assert series_businesses(ses, [s.business, other["id"]]) == {s.series: s.business,
+                                                                     bday: other["id"]}
+        assert series_businesses(ses, [s.business]) == {s.series: s.business}
+        assert series_businesses(ses, []) == {}
