@@ -152,14 +152,14 @@ def broker_conf(workdir: Path, port: int) -> str:
             "max_queued_messages 1000000\nmax_inflight_messages 1000\n")
 
 
-def start_broker(workdir: Path) -> tuple[Child, str]:
-    """A Mosquitto of our own on a free loopback port."""
+def start_broker(workdir: Path, extra_conf: str = "") -> tuple[Child, str]:
+    """A Mosquitto of our own on a free loopback port (``extra_conf``: more config lines)."""
     exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     if not os.path.exists(exe):
         raise LoadsimError("mosquitto is not installed (apt-get install mosquitto)")
     port = free_port()
     conf = workdir / "mosquitto.conf"
-    conf.write_text(broker_conf(workdir, port))
+    conf.write_text(broker_conf(workdir, port) + extra_conf)
     child = Child("broker", [exe, "-c", str(conf)], workdir / "mosquitto.log")
     child.start()
     _wait(lambda: _port_open(port), "mosquitto", 10, child.proc, child.log)

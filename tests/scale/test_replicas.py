@@ -69,7 +69,8 @@ def wait(cond: Any, timeout: float, what: str) -> Any:
 
 @pytest.fixture
 def chain(pg_url: str, tmp_path: Path) -> Iterator[Chain]:
-    broker, mqtt_url = start_broker(tmp_path)
+    # Every PUBLISH the broker sends is logged, so a test can see which replica got a copy.
+    broker, mqtt_url = start_broker(tmp_path, "log_type all\nlog_dest stderr\n")
     hubs: list[Replica] = []
     try:
         for i in (1, 2):
@@ -156,6 +157,10 @@ def test_the_same_offline_event_on_both_replicas_is_applied_once(chain: Chain) -
     ids = [ev.id] + [e.id for e in later]
     wait(lambda: chain.sql("SELECT count(*) FROM events WHERE id = ANY(%s)", ids) == [(5,)],
          30, "the events stored")
+    sent_to = {line.split("Sending PUBLISH to ", 1)[1].split(" ", 1)[0]
+               for line in chain.broker.log.read_text(errors="replace").splitlines()
+               if "Sending PUBLISH to hub-ls-" in line and topic in line}
+    assert sent_to == {"hub-ls-hub1", "hub-ls-hub2"}  # both replicas were handed copies
     assert chain.sql("SELECT count(*) FROM redemptions WHERE nonce = %s",
                      ev.data["nonce"]) == [(1,)]
     assert chain.sql("SELECT count(*) FROM events WHERE id = %s", ev.id) == [(1,)]
