@@ -55,8 +55,10 @@ def text(fig: dict[str, Any]) -> str:
     ]
     if fig.get("kill"):
         kl = fig["kill"]
-        lines.append(f"killed {kl['replica']} (SIGKILL) at {kl['at_s']:.1f} s, restarted at "
-                     f"{kl['restarted_s']:.1f} s; requests failed over: {fig['failovers']}")
+        back = kl.get("restarted_s")
+        lines.append(f"killed {kl['replica']} (SIGKILL) at {kl['at_s']:.1f} s, "
+                     + ("NOT restarted" if back is None else f"restarted at {back:.1f} s")
+                     + f"; requests failed over: {fig['failovers']}")
     cpu = ", ".join(f"{name} {sec:.1f}" for name, sec in fig["cpu_s"].items())
     lines.append(f"CPU seconds over {fig['measured_s']:.1f} s: {cpu} "
                  f"(machine = every process on it; {fig['cores']} cores, load average "

@@ -245,6 +245,11 @@ def _kill_one(stack: Stack, plan: Plan, t0: float, out: dict[str, Any], log: Any
     out["at_s"] = round(time.monotonic() - t0, 2)
     print(f"loadsim: killed {victim.name} at {out['at_s']:.1f} s", file=log, flush=True)
     time.sleep(plan.restart_after_s)
-    victim.start_and_wait()
+    try:
+        victim.start_and_wait()
+    except Exception as exc:  # the figures then show what stayed in its broker session
+        out["restart_error"] = str(exc)[:300]
+        print(f"loadsim: {victim.name} did not start again: {exc}", file=log, flush=True)
+        return
     out["restarted_s"] = round(time.monotonic() - t0, 2)
     print(f"loadsim: {victim.name} back at {out['restarted_s']:.1f} s", file=log, flush=True)
