@@ -232,7 +232,8 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
         "errors": sent.errors,
     }
     fig["ok"] = (result.lost == 0 and result.doubled == 0 and result.answer_mismatch == 0
-                 and result.offline_rejected == 0 and not sent.errors and not abort.is_set())
+                 and result.offline_rejected == 0 and not sent.errors and not abort.is_set()
+                 and "restart_error" not in kill)
     return fig
 
 
