@@ -44,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restart-after", type=_bounded(float, 0, 60), default=3.0)
     p.add_argument("--offline-share", type=_bounded(float, 0, 1), default=0.1,
                    help="share of scans a gate decides offline and uploads over MQTT")
+    p.add_argument("--gate-budget-ms", type=_bounded(float, 0, 10_000), default=0,
+                   help="gates decide locally (and upload) when the hub has not answered by "
+                        "then, as `venue gate` does at 250; 0: wait for the hub")
     p.add_argument("--pg", metavar="URL", default="postgresql://postgres@127.0.0.1:5432/postgres",
                    help="PostgreSQL to create the run's database in (loopback only)")
     p.add_argument("--broker", metavar="URL", default="",
@@ -74,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
                     beacon_visits_per_min=args.beacon_visits_per_min, phones=int(args.phones),
                     replicas=int(args.replicas), kill_replica=args.kill_replica,
                     restart_after_s=args.restart_after, offline_share=args.offline_share,
+                    gate_budget_s=args.gate_budget_ms / 1000,
                     pg_admin=args.pg, broker=args.broker, deadline_s=args.deadline)
         fig = execute(plan)
     except LoadsimError as exc:

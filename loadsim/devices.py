@@ -78,7 +78,8 @@ class SimGate(Paced):
     """A turnstile: online redemptions, some offline admissions, some re-scans of used codes."""
 
     def __init__(self, device: str, pool: HubPool, link: Any, codes: Codes, *,
-                 offline_share: float, rescan_share: float, **kw: Any) -> None:
+                 offline_share: float, rescan_share: float, budget_s: float = 0.0,
+                 **kw: Any) -> None:
         super().__init__(device, **kw)
         self.device = device
         self.pool = pool
@@ -86,6 +87,8 @@ class SimGate(Paced):
         self.codes = codes
         self.offline_share = offline_share
         self.rescan_share = rescan_share
+        self.budget_s = budget_s
+        """> 0: like ``venue gate``, decide locally when the hub has not answered by then."""
         self.admitted: list[Code] = []
 
     def step(self) -> None:
@@ -108,7 +111,12 @@ class SimGate(Paced):
         body = {"code": code.text, "gate": self.device, "direction": "in", "nonce": nonce,
                 "scanned_at": rfc3339(now), "mode": "redeem"}
         t0 = time.perf_counter()
-        status, answer, failovers = self.pool.post("/api/v1/redemptions", body)
+        got_in_time = self._post_within_budget(body)
+        if got_in_time is None:  # the hub is late: decide as the gate's offline provider does
+            self._decided_locally(code, expected, nonce, body["scanned_at"],
+                                  (time.perf_counter() - t0) * 1000)
+            return
+        status, answer, failovers = got_in_time
         ms = (time.perf_counter() - t0) * 1000
         if status != 200:
             self.rec.error(f"{self.device}: redemption HTTP {status}: {str(answer)[:120]}")
@@ -122,6 +130,46 @@ class SimGate(Paced):
             "offline": False, "ticket": {"ref": code.ref, "series": code.series},
             "latency_ms": round(ms, 2), "scanned_at": body["scanned_at"],
             "first_used_at": answer.get("first_used_at"), "first_gate": answer.get("first_gate"),
+            "source": "camera"})
+        self.rec.event(ev.id)
+
+    def _post_within_budget(self, body: dict[str, Any]) -> tuple[int, Any, int] | None:
+        """The hub's answer, or ``None`` when the budget ran out first (the request goes on and
+        may still be decided by the hub: the same nonce keeps that to one row)."""
+        if self.budget_s <= 0:
+            return self.pool.post("/api/v1/redemptions", body)
+        box: dict[str, Any] = {}
+        done = threading.Event()
+
+        def call() -> None:
+            try:
+                box["answer"] = self.pool.post("/api/v1/redemptions", body)
+            except Exception as exc:
+                box["error"] = exc
+            finally:
+                done.set()
+
+        threading.Thread(target=call, name=f"{self.device}-call", daemon=True).start()
+        if not done.wait(self.budget_s):
+            return None
+        if "error" in box:
+            raise box["error"]
+        answer: tuple[int, Any, int] = box["answer"]
+        return answer
+
+    def _decided_locally(self, code: Code, expected: str, nonce: str, scanned_at: str,
+                         ms: float) -> None:
+        """A fresh code is admitted and uploaded as an offline admission under the scan's
+        nonce; a code this gate admitted before is refused from its own log (stored only)."""
+        admit = expected == "admit"
+        self.rec.local(ms, nonce if admit else None, code.ref)
+        if admit:
+            self.admitted.append(code)
+        ev = self.link.publish_event("gate.scan", {
+            "nonce": nonce, "result": "admit" if admit else "reject",
+            "reason": "ok" if admit else "already_used", "direction": "in", "offline": True,
+            "ticket": {"ref": code.ref, "series": code.series}, "latency_ms": round(ms, 2),
+            "scanned_at": scanned_at, "first_used_at": None, "first_gate": None,
             "source": "camera"})
         self.rec.event(ev.id)
 

@@ -29,6 +29,10 @@ class Sent:
     """Scan to decision, online scans (including a failover to another replica)."""
     kiosk_ms: list[float] = field(default_factory=list)
     """Kiosk identify + visit credit, end to end."""
+    uploaded: int = 0
+    """Scans decided offline by choice (``--offline-share``) and uploaded."""
+    local: int = 0
+    """Scans a gate decided itself because the hub did not answer within its budget."""
     failovers: int = 0
     """Requests that had to go to another replica (theirs did not answer)."""
     rate_limited: int = 0
@@ -56,6 +60,7 @@ class Recorder:
         with self._lock:
             self.sent.nonces[nonce] = ref
             self.sent.offline.add(nonce)
+            self.sent.uploaded += 1
 
     def event(self, event_id: str) -> None:
         with self._lock:
@@ -67,6 +72,15 @@ class Recorder:
             self.sent.failovers += failovers
             if ms is not None:
                 self.sent.kiosk_ms.append(ms)
+
+    def local(self, ms: float, nonce: str | None = None, ref: str = "") -> None:
+        """A scan decided by the gate itself; ``nonce`` when it admitted (and uploads it)."""
+        with self._lock:
+            self.sent.local += 1
+            self.sent.scan_ms.append(ms)
+            if nonce is not None:
+                self.sent.nonces[nonce] = ref
+                self.sent.offline.add(nonce)
 
     def limited(self) -> None:
         with self._lock:

@@ -41,7 +41,9 @@ def text(fig: dict[str, Any]) -> str:
         f"{fig['admitted_offline']} offline via MQTT, {fig['rejected']} re-scans rejected); "
         f"scans/s {fig['scans_per_s']:.1f}",
         f"scan-to-decision ms: p50 {_ms(s['p50'])} p95 {_ms(s['p95'])} p99 {_ms(s['p99'])} "
-        f"max {_ms(s['max'])} (n={s['n']})",
+        f"max {_ms(s['max'])} (n={s['n']}"
+        + (f"; {fig['decided_locally']} decided by the gate after its "
+           f"{p['gate_budget_s'] * 1000:.0f} ms budget)" if p["gate_budget_s"] else ")"),
         f"kiosk identify+visit ms: p50 {_ms(k['p50'])} p95 {_ms(k['p95'])} p99 {_ms(k['p99'])} "
         f"(n={k['n']}, rate-limited {fig['rate_limited']})",
         f"MQTT events/s {fig['events_per_s']:.1f} ({fig['events']} events; all stored "

@@ -45,6 +45,8 @@ class Plan:
     """When to kill, as a fraction of the duration."""
     restart_after_s: float = 3.0
     offline_share: float = 0.1
+    gate_budget_s: float = 0.0
+    """> 0: gates decide locally when the hub has not answered by then (``venue gate``: 0.25)."""
     rescan_share: float = 0.05
     drain_s: float = 60.0
     deadline_s: float = 0.0
@@ -153,7 +155,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
         pool = HubPool(urls, s.tokens[g], prefer=i)
         pools.append(pool)
         threads.append(SimGate(g, pool, links[g], codes, offline_share=plan.offline_share,
-                               rescan_share=plan.rescan_share,
+                               rescan_share=plan.rescan_share, budget_s=plan.gate_budget_s,
                                **common(60 / plan.scans_per_min)))
     for i, k in enumerate(kiosks):
         pool = HubPool(urls, s.tokens[k], prefer=i)
@@ -214,7 +216,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
         "admitted_offline": len(sent.offline),
         "rejected": sum(1 for r, _ in sent.answers.values() if r == "reject"),
         "admissions_per_s": (admitted_online + len(sent.offline)) / load_s,
-        "scans_per_s": (len(sent.answers) + len(sent.offline)) / load_s,
+        "scans_per_s": (len(sent.answers) + sent.uploaded + sent.local) / load_s,
         "scan_ms": report.latency(sent.scan_ms),
         "kiosk_ms": report.latency(sent.kiosk_ms),
         "rate_limited": sent.rate_limited,
@@ -224,6 +226,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
         "drain_s": round(drain_s, 2),
         "audit": result.to_dict(),
         "failovers": sent.failovers,
+        "decided_locally": sent.local,
         "kill": kill or None,
         "cpu_s": cpu,
         "measured_s": round(measured_s, 1),
