@@ -22,7 +22,7 @@ from hub.api.schemas import ID_PATTERN
 from hub.auth import Principal
 from hub.loyalty import identity
 from hub.loyalty.errors import UnknownCustomer
-from hub.outlets import invoices, sales, transfers
+from hub.outlets import cancel, invoices, sales, transfers
 from hub.outlets.models import Outlet
 from hub.outlets.rules import SalesRules, get_rules, set_rules
 from hub.outlets.schemas import (
@@ -278,6 +278,37 @@ def my_sale(sale_id: RowId, ctx: HubContext = Depends(context),
     """One of this outlet's sales with its codes; another outlet's sale is a 404."""
     with ctx.db.read() as s:
         return sales.sale_dict(s, sales.get_sale(s, who.device, sale_id), with_codes=True)
+
+
+def _cancel(ctx: HubContext, who: Principal, outlet_id: str, sale_id: int,
+            response: Response) -> dict[str, Any]:
+    with ctx.db.write() as s:
+        sale = sales.get_sale(s, outlet_id, sale_id)
+        _, new = cancel.cancel_sale(s, sale, by_role=who.role, by_device=who.device,
+                                    now=ctx.clock.now())
+        out = sales.sale_dict(s, sale)
+    if new and ctx.publish is not None:
+        ctx.publish("hub.replica", {"reason": "revoke", "ref": out["refs"][0]})
+    if not new:
+        response.status_code = 200
+    return out
+
+
+@router.post("/outlet/sales/{sale_id}/cancel", status_code=201)
+def cancel_my_sale(sale_id: RowId, response: Response, ctx: HubContext = Depends(context),
+                   who: Principal = Depends(OUTLET)) -> dict[str, Any]:
+    """Take back one of this outlet's sales before it is invoiced: its codes are revoked (gates
+    refuse them), the quota is given back, and it is no open item. 201, or 200 when it was
+    cancelled already; 409 ``already_invoiced``, ``tickets_used``, ``tickets_not_live``."""
+    return _cancel(ctx, who, who.device, sale_id, response)
+
+
+@router.post("/outlets/{outlet_id}/sales/{sale_id}/cancel", status_code=201)
+def cancel_sale(outlet_id: OutletId, sale_id: RowId, response: Response,
+                ctx: HubContext = Depends(context),
+                who: Principal = Depends(OPERATORS)) -> dict[str, Any]:
+    """An operator cancels an outlet's sale (as the outlet may)."""
+    return _cancel(ctx, who, outlet_id, sale_id, response)
 
 
 @router.get("/outlet/sales/{sale_id}/codes/{ref}/{kind}")

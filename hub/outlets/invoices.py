@@ -21,7 +21,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from hub.outlets.errors import refusal
-from hub.outlets.models import OutletInvoice, OutletInvoiceItem, OutletSale
+from hub.outlets.models import (
+    OutletInvoice,
+    OutletInvoiceItem,
+    OutletSale,
+    OutletSaleCancellation,
+)
 from hub.outlets.sales import get_outlet, money
 from hub.series import NotFound
 from venue.messages import rfc3339
@@ -37,11 +42,13 @@ MAX_TOTAL = Decimal("9999999999.99")
 
 def open_items(session: Session, outlet_id: str, *,
                until: datetime | None = None) -> list[OutletSale]:
-    """The outlet's sales that are neither paid at once nor on an invoice, oldest first."""
+    """The outlet's sales neither paid at once, nor on an invoice, nor cancelled; oldest first."""
     billed = select(OutletInvoiceItem.sale_id)
+    cancelled = select(OutletSaleCancellation.sale_id)
     stmt = select(OutletSale).where(OutletSale.outlet_id == outlet_id,
                                     OutletSale.paid_now.is_(False),
-                                    OutletSale.id.not_in(billed))
+                                    OutletSale.id.not_in(billed),
+                                    OutletSale.id.not_in(cancelled))
     if until is not None:
         stmt = stmt.where(OutletSale.created_at <= until)
     return list(session.scalars(stmt.order_by(OutletSale.id)))

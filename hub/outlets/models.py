@@ -2,7 +2,8 @@
 
 An outlet's sale is its own open item (one row per sale, never changed afterwards); an invoice
 takes open items by inserting ``outlet_invoice_items`` rows, whose unique ``sale_id`` makes it
-impossible to bill one sale twice. A sale paid at once (``paid_now``) is never an open item.
+impossible to bill one sale twice. A sale paid at once (``paid_now``) is never an open item, nor
+is a cancelled one (an ``outlet_sale_cancellations`` row, unique per sale).
 
 ``outlet_assignments.sold`` is moved only by a conditional ``UPDATE ... WHERE sold + :qty <=
 quota``, so racing sales of one outlet never pass its quota on either backend.
@@ -92,6 +93,18 @@ class OutletSale(Base):
     refs: Mapped[list[Any]]
     """The refs of the codes issued by this sale."""
     created_at: Mapped[datetime]
+
+
+class OutletSaleCancellation(Base):
+    """A sale taken back before it was invoiced: its codes revoked, its quota given back."""
+
+    __tablename__ = "outlet_sale_cancellations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    sale_id: Mapped[int] = mapped_column(ForeignKey("outlet_sales.id"), unique=True)
+    at: Mapped[datetime]
+    by_role: Mapped[str] = mapped_column(String(16))
+    by_device: Mapped[str] = mapped_column(String(64))
 
 
 class OutletInvoice(Base):

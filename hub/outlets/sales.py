@@ -24,7 +24,13 @@ from hub.loyalty.models import Customer
 from hub.models import Code
 from hub.outlets.errors import refusal
 from hub.outlets.limits import check_purchase, raise_if_refused
-from hub.outlets.models import Outlet, OutletAssignment, OutletInvoiceItem, OutletSale
+from hub.outlets.models import (
+    Outlet,
+    OutletAssignment,
+    OutletInvoiceItem,
+    OutletSale,
+    OutletSaleCancellation,
+)
 from hub.series import NotFound, SeriesError, get_series
 from venue import codes
 from venue.messages import rfc3339
@@ -203,7 +209,10 @@ def sell(session: Session, req: SaleRequest, *, now: datetime) -> tuple[OutletSa
 
 
 def sale_status(session: Session, sale: OutletSale) -> tuple[str, int | None]:
-    """``paid`` (at once), ``invoiced`` (with the invoice id) or ``open``."""
+    """``cancelled``, ``paid`` (at once), ``invoiced`` (with the invoice id) or ``open``."""
+    if session.scalar(select(OutletSaleCancellation.id)
+                      .where(OutletSaleCancellation.sale_id == sale.id)) is not None:
+        return "cancelled", None
     if sale.paid_now:
         return "paid", None
     inv = session.scalar(select(OutletInvoiceItem.invoice_id)

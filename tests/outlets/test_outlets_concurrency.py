@@ -126,3 +126,27 @@ def test_sales_racing_closes_are_each_billed_exactly_once(live: httpx.Client) ->
     assert sorted(billed) == sorted(s["id"] for s in unpaid)  # each once, paid ones never
     assert sum(Decimal(i["total"]) for i in invs) == sum(Decimal(s["amount"]) for s in unpaid)
     assert ok(live.get("/api/v1/outlets/race7/open-items", headers=op))["count"] == 0
+
+
+def test_a_sale_ends_cancelled_or_invoiced_never_both(live: httpx.Client) -> None:
+    sid = series(live)
+    h = outlet(live, "race8", (sid, 100, "3.00"))
+    ids = [sell(live, h, sid, 1).body["id"] for _ in range(4)]
+
+    def act(c: httpx.Client, i: int) -> httpx.Response:
+        if i % 2:
+            return c.post(f"/api/v1/outlet/sales/{ids[i // 2]}/cancel", headers=h)
+        return c.post("/api/v1/outlets/race8/invoices", headers=ADMIN_H,
+                      json={"idempotency_key": key()})
+
+    out = race(live, 8, act)
+    assert all(r.status_code in (200, 201, 409) for r in out), [r.text for r in out]
+    billed = set()
+    for inv in ok(live.get("/api/v1/outlets/race8/invoices", headers=ADMIN_H)):
+        lines = ok(live.get(f"/api/v1/outlets/race8/invoices/{inv['id']}", headers=ADMIN_H))
+        billed |= {x["sale"] for x in lines["lines"]}
+    statuses = {s["id"]: s["status"] for s in ok(live.get("/api/v1/outlet/sales", headers=h))}
+    cancelled = {i for i, st in statuses.items() if st == "cancelled"}
+    assert cancelled.isdisjoint(billed) and cancelled | billed == set(ids)
+    sold = ok(live.get("/api/v1/outlet/series", headers=h))[0]["sold"]
+    assert sold == len(ids) - len(cancelled)

@@ -1,4 +1,4 @@
-"""Sales outlets: quotas, sales, invoices; series sales rules (limits, transfers, phone
+"""Sales outlets: quotas, sales, cancellations, invoices; series sales rules (limits, transfers, phone
 binding) and ticket transfers.
 
 Revision ID: 0009
@@ -97,6 +97,16 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['series_id'], ['series.id'], ),
     sa.PrimaryKeyConstraint('series_id')
     )
+    op.create_table('outlet_sale_cancellations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('sale_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('by_role', sa.String(length=16), nullable=False),
+    sa.Column('by_device', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['sale_id'], ['outlet_sales.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('sale_id')
+    )
     op.create_table('outlet_invoice_items',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('invoice_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -113,6 +123,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index(op.f('ix_outlet_invoice_items_invoice_id'), table_name='outlet_invoice_items')
     op.drop_table('outlet_invoice_items')
+    op.drop_table('outlet_sale_cancellations')
     op.drop_table('series_sales_rules')
     op.drop_index('ix_outlet_sales_outlet_created', table_name='outlet_sales')
     op.drop_table('outlet_sales')
