@@ -160,11 +160,17 @@ class SimGate(Paced):
     def _decided_locally(self, code: Code, expected: str, nonce: str, scanned_at: str,
                          ms: float) -> None:
         """A fresh code is admitted and uploaded as an offline admission under the scan's
-        nonce; a code this gate admitted before is refused from its own log (stored only)."""
+        nonce; a code this gate admitted before is refused from its own log (stored only).
+
+        The abandoned request may still reach the hub: for a fresh code it is stored under the
+        same nonce as the upload, so once; for a re-scan the hub refuses it (it knows the code
+        was used online)."""
         admit = expected == "admit"
         self.rec.local(ms, nonce if admit else None, code.ref)
-        if admit:
-            self.admitted.append(code)
+        # Not a re-scan candidate: until its upload is applied the hub does not know the code is
+        # used, so a re-scan answered online would be admitted and the upload then flagged as an
+        # offline conflict — the designed outcome of two admissions in the offline window, and
+        # not what this audit measures.
         ev = self.link.publish_event("gate.scan", {
             "nonce": nonce, "result": "admit" if admit else "reject",
             "reason": "ok" if admit else "already_used", "direction": "in", "offline": True,
