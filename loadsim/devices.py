@@ -90,6 +90,8 @@ class SimGate(Paced):
         self.budget_s = budget_s
         """> 0: like ``venue gate``, decide locally when the hub has not answered by then."""
         self.admitted: list[Code] = []
+        self._late: threading.Event | None = None
+        """Set when the request this gate gave up waiting for has ended."""
 
     def step(self) -> None:
         roll = self.rng.random()
@@ -138,6 +140,10 @@ class SimGate(Paced):
         may still be decided by the hub: the same nonce keeps that to one row)."""
         if self.budget_s <= 0:
             return self.pool.post("/api/v1/redemptions", body)
+        if self._late is not None and not self._late.is_set():
+            # The previous request is still out: the hub counts as down for this gate (as in
+            # gate/providers.py), so decide at once rather than pile up requests.
+            return None
         box: dict[str, Any] = {}
         done = threading.Event()
 
@@ -151,6 +157,7 @@ class SimGate(Paced):
 
         threading.Thread(target=call, name=f"{self.device}-call", daemon=True).start()
         if not done.wait(self.budget_s):
+            self._late = done
             return None
         if "error" in box:
             raise box["error"]
