@@ -178,3 +178,26 @@ def test_birthday_is_the_day_in_the_venues_time_zone(client: TestClient, db: Dat
     assert run_triggers(db, now=clock.now()).birthdays == 0
     assert run_triggers(db, now=clock.now(), tz="Europe/Kyiv").birthdays == 1
     assert run_triggers(db, now=clock.now(), tz="Europe/Kyiv").skipped == 1
+
+
+def test_the_hubs_thread_runs_the_job(client: TestClient, db: Database,
+                                      clock: FakeClock) -> None:
+    from hubkit import wait_for
+
+    from hub.wallet.triggers import TriggerThread
+
+    clock.set(T)
+    w = wallets(client)
+    _rules(client, w.s.business, birthday_points=25)
+    ok(client.post(f"{link(client, w.a)}/birthday", json={"month": 3, "day": 1}))
+    thread = TriggerThread(db, clock=clock, interval_s=0.05).start()
+    try:
+        def credited() -> bool:
+            with db.read() as s:
+                return ledger.derived_points(s, w.s.business, w.a) == 25
+        wait_for(credited, 20, "the birthday credit")
+        wait_for(lambda: len(messages(db, w.a, "birthday")) == 1, 20, "the message")
+    finally:
+        thread.stop()
+    with db.read() as s:
+        assert ledger.derived_points(s, w.s.business, w.a) == 25  # many runs, one credit
