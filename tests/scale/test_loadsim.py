@@ -40,6 +40,22 @@ def test_small_run_with_a_killed_replica_loses_and_doubles_nothing(pg_url: str) 
                             (fig["database"],)).fetchone() == (0,)
 
 
+@pytest.mark.postgres
+def test_gates_that_give_up_on_the_hub_decide_locally_and_nothing_is_lost(pg_url: str) -> None:
+    """A 1 ms budget: nearly every scan is decided by the gate while its request goes on; the
+    upload and the late request share the nonce, so each admission is stored once."""
+    admin = pg_url.replace("postgresql+psycopg://", "postgresql://")
+    proc = subprocess.run(
+        [sys.executable, "-m", "venue.cli", "loadsim", "--gates", "4", "--scans-per-min", "120",
+         "--duration", "5", "--kiosks", "0", "--beacons", "0", "--replicas", "1",
+         "--gate-budget-ms", "1", "--pg", admin, "--deadline", "120", "--json"],
+        capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    fig = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fig["decided_locally"] > 0 and fig["admitted_offline"] >= fig["decided_locally"] // 2
+    assert fig["audit"]["lost"] == 0 and fig["audit"]["doubled"] == 0
+
+
 @pytest.mark.parametrize("args", [["--pg", "postgresql://postgres@10.1.2.3:5432/postgres"],
                                   ["--broker", "mqtt://broker.example:1883"]])
 def test_non_loopback_targets_are_refused(args: list[str]) -> None:
