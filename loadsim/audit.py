@@ -79,24 +79,37 @@ def compare(sent: Sent, stored: Stored) -> Audit:
     return a
 
 
-def read_stored(conn: Any, sent: Sent) -> Stored:
-    """Query the rows for the sent keys (a psycopg connection)."""
+def _rows(conn: Any, sql: str, keys: Iterable[str], sqlite: bool) -> list[Any]:
+    """``sql`` with ``{keys}`` standing for "is one of ``keys``" (``= ANY`` on PostgreSQL,
+    ``IN (...)`` in chunks on SQLite)."""
+    keys = list(keys)
+    if not sqlite:
+        return list(conn.execute(sql.format(keys="= ANY(%s)"), (keys,)))
+    out: list[Any] = []
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        marks = ",".join("?" * len(chunk))
+        out += conn.execute(sql.format(keys=f"IN ({marks})"), chunk).fetchall()
+    return out
+
+
+def read_stored(conn: Any, sent: Sent, *, sqlite: bool = False) -> Stored:
+    """Query the rows for the sent keys (a psycopg or a sqlite3 connection)."""
     out = Stored()
-    nonces = list(sent.nonces)
-    for nonce, n, result, reason in conn.execute(
-            "SELECT nonce, count(*), min(result), min(reason) FROM redemptions "
-            "WHERE nonce = ANY(%s) GROUP BY nonce", (nonces,)):
+    for nonce, n, result, reason in _rows(
+            conn, "SELECT nonce, count(*), min(result), min(reason) FROM redemptions "
+            "WHERE nonce {keys} GROUP BY nonce", sent.nonces, sqlite):
         out.redemptions[nonce] = int(n)
         out.results[nonce] = (result, reason)
-    for ref, n in conn.execute(
-            "SELECT ref, count(*) FROM redemptions WHERE ref = ANY(%s) AND result = 'admit' "
-            "AND counted GROUP BY ref", (list(set(sent.nonces.values())),)):
+    for ref, n in _rows(
+            conn, "SELECT ref, count(*) FROM redemptions WHERE ref {keys} AND result = 'admit' "
+            "AND counted GROUP BY ref", set(sent.nonces.values()), sqlite):
         out.admits_per_ref[ref] = int(n)
-    for eid, n in conn.execute("SELECT id, count(*) FROM events WHERE id = ANY(%s) "
-                               "GROUP BY id", (list(sent.events),)):
+    for eid, n in _rows(conn, "SELECT id, count(*) FROM events WHERE id {keys} GROUP BY id",
+                        sent.events, sqlite):
         out.events[eid] = int(n)
-    for key, n in conn.execute("SELECT idempotency_key, count(*) FROM loyalty_ledger "
-                               "WHERE idempotency_key = ANY(%s) GROUP BY idempotency_key",
-                               (list(sent.ledger_keys),)):
+    for key, n in _rows(conn, "SELECT idempotency_key, count(*) FROM loyalty_ledger "
+                        "WHERE idempotency_key {keys} GROUP BY idempotency_key",
+                        sent.ledger_keys, sqlite):
         out.ledger[key] = int(n)
     return out

@@ -49,6 +49,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                         "then, as `venue gate` does at 250; 0: wait for the hub")
     p.add_argument("--pg", metavar="URL", default="postgresql://postgres@127.0.0.1:5432/postgres",
                    help="PostgreSQL to create the run's database in (loopback only)")
+    p.add_argument("--sqlite", action="store_true",
+                   help="one hub on a SQLite file (a single venue) instead of PostgreSQL "
+                        "replicas; needs --replicas 1")
     p.add_argument("--broker", metavar="URL", default="",
                    help="use this broker (loopback only) instead of starting one")
     p.add_argument("--deadline", type=_bounded(float, 10, 7200), default=0,
@@ -78,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
                     replicas=int(args.replicas), kill_replica=args.kill_replica,
                     restart_after_s=args.restart_after, offline_share=args.offline_share,
                     gate_budget_s=args.gate_budget_ms / 1000,
-                    pg_admin=args.pg, broker=args.broker, deadline_s=args.deadline)
+                    pg_admin=args.pg, broker=args.broker, deadline_s=args.deadline,
+                    sqlite=args.sqlite)
         fig = execute(plan)
     except LoadsimError as exc:
         print(f"venue loadsim: {exc}", file=sys.stderr)

@@ -261,17 +261,26 @@ class Stack:
         self.broker: Child | None = None
         self.mqtt_url = ""
         self.pg: PgDatabase | None = None
+        self.sqlite_path: Path | None = None
         self.replicas: list[Replica] = []
         self._closed = threading.Lock()
         self._done = False
 
-    def start(self, *, replicas: int, pg_admin: str, mqtt_url: str | None) -> None:
+    def start(self, *, replicas: int, pg_admin: str, mqtt_url: str | None,
+              sqlite: bool = False) -> None:
+        """Broker, database and replicas; ``sqlite``: one hub on a SQLite file (one venue)."""
+        if sqlite and replicas != 1:
+            raise LoadsimError("a SQLite hub runs alone: --sqlite needs --replicas 1")
         if mqtt_url:
             self.mqtt_url = require_loopback(mqtt_url, "the broker")
         else:
             self.broker, self.mqtt_url = start_broker(self.workdir)
-        self.pg = PgDatabase(pg_admin)
-        url = self.pg.url.replace("postgresql://", "postgresql+psycopg://", 1)
+        if sqlite:
+            self.sqlite_path = self.workdir / "hub.sqlite3"
+            url = f"sqlite:///{self.sqlite_path}"
+        else:
+            self.pg = PgDatabase(pg_admin)
+            url = self.pg.url.replace("postgresql://", "postgresql+psycopg://", 1)
         for i in range(1, replicas + 1):
             r = Replica(i, self.workdir, url, self.mqtt_url)
             self.replicas.append(r)

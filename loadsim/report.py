@@ -35,7 +35,9 @@ def text(fig: dict[str, Any]) -> str:
         f"loadsim: {p['gates']} gates x {p['scans_per_min']} scans/min, {p['kiosks']} kiosks x "
         f"{p['kiosk_per_min']}/min, {p['beacons']} beacon scanners x "
         f"{p['beacon_visits_per_min']} visits/min over {p['phones']} phones, "
-        f"{p['replicas']} hub replicas on PostgreSQL, {p['duration_s']} s planned, "
+        + ("1 hub on SQLite, " if p.get("sqlite") else
+           f"{p['replicas']} hub replicas on PostgreSQL, ")
+        + f"{p['duration_s']} s planned, "
         f"{fig['load_s']:.1f} s taken",
         f"admissions/s {fig['admissions_per_s']:.1f} ({fig['admitted_online']} online, "
         f"{fig['admitted_offline']} offline via MQTT, {fig['rejected']} re-scans rejected); "

@@ -6,13 +6,16 @@ to catch up, and a watchdog tears everything down at the hard ``deadline_s`` wha
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
+import sqlite3
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +56,8 @@ class Plan:
     """Hard end of the whole run (0: duration + 240 s)."""
     pg_admin: str = "postgresql://postgres@127.0.0.1:5432/postgres"
     broker: str = ""
+    sqlite: bool = False
+    """One hub on a SQLite file (a single venue's setup) instead of PostgreSQL replicas."""
     seed: int = 1
 
 
@@ -76,6 +81,22 @@ def machine_busy_s() -> float:
     fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
     user, nice, system, _idle, _iowait, irq, softirq, steal = (int(x) for x in fields[:8])
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+@contextlib.contextmanager
+def _audit_connection(stack: Stack) -> Iterator[Any]:
+    if stack.pg is None:
+        assert stack.sqlite_path is not None
+        conn = sqlite3.connect(f"file:{stack.sqlite_path}?mode=ro", uri=True, timeout=30)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+    import psycopg
+
+    with psycopg.connect(stack.pg.url, autocommit=True) as pg:
+        yield pg
 
 
 def _sampler(pg: PgCpu, stop: threading.Event) -> None:
@@ -117,8 +138,8 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
              abort: threading.Event, log: Any) -> dict[str, Any]:
     print(f"loadsim: starting broker, database and {plan.replicas} hub replicas", file=log,
           flush=True)
-    stack.start(replicas=plan.replicas, pg_admin=plan.pg_admin, mqtt_url=plan.broker or None)
-    assert stack.pg is not None
+    stack.start(replicas=plan.replicas, pg_admin=plan.pg_admin, mqtt_url=plan.broker or None,
+                sqlite=plan.sqlite)
     gates = [f"g{i:03d}" for i in range(1, plan.gates + 1)]
     kiosks = [f"k{i:03d}" for i in range(1, plan.kiosks + 1)]
     beacons = [f"b{i:03d}" for i in range(1, plan.beacons + 1)]
@@ -132,10 +153,11 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
     rec = Recorder()
     rng = random.Random(plan.seed)
     codes = Codes(s.codes)
-    pg_cpu = PgCpu(stack.pg)
-    pg_cpu.sample()
+    pg_cpu = None if stack.pg is None else PgCpu(stack.pg)
     stop_sampling = threading.Event()
-    threading.Thread(target=_sampler, args=(pg_cpu, stop_sampling), daemon=True).start()
+    if pg_cpu is not None:
+        pg_cpu.sample()
+        threading.Thread(target=_sampler, args=(pg_cpu, stop_sampling), daemon=True).start()
     cpu0 = {r.name: r.cpu() for r in stack.replicas}
     broker_cpu0 = stack.broker.cpu() if stack.broker else 0.0
     own0 = sum(os.times()[:2])
@@ -185,23 +207,22 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
     drain_end = ended + plan.drain_s
     for link in links.values():
         link.wait_drained(max(0.0, drain_end - time.monotonic()))
-    import psycopg
-
-    with psycopg.connect(stack.pg.url, autocommit=True) as conn:
+    with _audit_connection(stack) as conn:
         while True:
-            stored = audit.read_stored(conn, rec.sent)
+            stored = audit.read_stored(conn, rec.sent, sqlite=stack.pg is None)
             result = audit.compare(rec.sent, stored)
             if result.lost == 0 or time.monotonic() >= drain_end:
                 break
             time.sleep(0.2)
     drain_s = time.monotonic() - ended
     measured_s = time.monotonic() - t0
-    pg_cpu.sample()
     stop_sampling.set()
     cpu = {r.name: round(r.cpu() - cpu0[r.name], 2) for r in stack.replicas}
     if stack.broker:
         cpu["broker"] = round(stack.broker.cpu() - broker_cpu0, 2)
-    cpu["postgres"] = round(pg_cpu.total(), 2)
+    if pg_cpu is not None:
+        pg_cpu.sample()
+        cpu["postgres"] = round(pg_cpu.total(), 2)
     cpu["loadsim"] = round(sum(os.times()[:2]) - own0, 2)
     cpu["machine"] = round(machine_busy_s() - busy0, 2)
     for pool in pools:
@@ -210,7 +231,7 @@ def _execute(plan: Plan, stack: Stack, workdir: Path, links: dict[str, MqttLink]
     admitted_online = sum(1 for r, _ in sent.answers.values() if r == "admit")
     fig: dict[str, Any] = {
         "plan": {k: v for k, v in asdict(plan).items() if k not in ("pg_admin",)},
-        "database": stack.pg.name,
+        "database": "sqlite" if stack.pg is None else stack.pg.name,
         "load_s": round(load_s, 2),
         "admitted_online": admitted_online,
         "admitted_offline": len(sent.offline),
