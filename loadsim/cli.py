@@ -8,6 +8,8 @@ from collections.abc import Callable
 
 from loadsim.procs import LoadsimError, require_loopback
 
+MAX_DEVICES = 200
+
 
 def _bounded(kind: type, low: float, high: float) -> Callable[[str], float]:
     def parse(text: str) -> float:
@@ -23,15 +25,15 @@ def _bounded(kind: type, low: float, high: float) -> Callable[[str], float]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--gates", type=_bounded(int, 0, 500), default=60)
+    p.add_argument("--gates", type=_bounded(int, 0, MAX_DEVICES), default=60)
     p.add_argument("--scans-per-min", type=_bounded(float, 0.1, 600), default=30,
                    help="scans per gate a minute")
     p.add_argument("--duration", type=_bounded(float, 1, 3600), default=60,
                    help="seconds of load (the run adds setup and drain, and ends by itself)")
-    p.add_argument("--kiosks", type=_bounded(int, 0, 200), default=4)
+    p.add_argument("--kiosks", type=_bounded(int, 0, MAX_DEVICES), default=4)
     p.add_argument("--kiosk-per-min", type=_bounded(float, 0.1, 60), default=10,
                    help="check-ins (identify + visit) per kiosk a minute")
-    p.add_argument("--beacons", type=_bounded(int, 0, 200), default=4,
+    p.add_argument("--beacons", type=_bounded(int, 0, MAX_DEVICES), default=4,
                    help="beacon scanners")
     p.add_argument("--beacon-visits-per-min", type=_bounded(float, 0.1, 600), default=12,
                    help="visits (enter + exit) each scanner reports a minute")
@@ -71,6 +73,11 @@ def run(args: argparse.Namespace) -> int:
     logging.getLogger("venue.mqtt").setLevel(logging.ERROR)
 
     try:
+        if args.gates + args.kiosks + args.beacons > MAX_DEVICES:
+            raise LoadsimError(
+                f"at most {MAX_DEVICES} simulated devices in one run: each holds an MQTT "
+                "connection, and paho's select() loop fails past 1024 open files (raise "
+                "--scans-per-min instead of --gates)")
         require_loopback(args.pg, "PostgreSQL")
         if args.broker:
             require_loopback(args.broker, "the broker")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import resource
 import shutil
 import sqlite3
 import sys
@@ -23,7 +24,7 @@ from typing import Any
 from loadsim import audit, report
 from loadsim.devices import Codes, Paced, SimBeacon, SimGate, SimKiosk
 from loadsim.hubpool import HubPool
-from loadsim.procs import SITE, PgCpu, Stack
+from loadsim.procs import SITE, LoadsimError, PgCpu, Stack
 from loadsim.record import Recorder
 from loadsim.seed import seed
 from venue.config import MqttSection
@@ -72,7 +73,7 @@ def _links(stack: Stack, workdir: Path, devices: list[tuple[str, str]]) -> dict[
         links[device] = link
     for device, link in links.items():
         if not link.wait_connected(20):
-            raise RuntimeError(f"{device} could not connect to the broker")
+            raise LoadsimError(f"{device} could not connect to the broker")
     return links
 
 
@@ -104,8 +105,18 @@ def _sampler(pg: PgCpu, stop: threading.Event) -> None:
         pg.sample()
 
 
+def _more_files() -> None:
+    """Each simulated device holds a socket, an outbox (three files) and HTTP connections:
+    a few hundred devices pass the usual soft limit of 1024 open files."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def execute(plan: Plan, *, log: Any = sys.stderr) -> dict[str, Any]:
     """Run ``plan`` and return its figures (see :func:`loadsim.report.text`)."""
+    _more_files()
     deadline = plan.deadline_s or plan.duration_s + 240
     workdir = Path(tempfile.mkdtemp(prefix="venue-loadsim-"))
     stack = Stack(workdir)
