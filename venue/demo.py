@@ -11,7 +11,12 @@ The broker runs like a venue's: no anonymous logins, one login per device with t
 limit high enough that a hub that is away does not lose events. An operator login for
 ``venue monitor`` / ``venue cmd`` is written to ``var/demo/monitor.toml``, which both find by
 themselves. The seed is a demo venue: a concert's ticket series with issued codes, two businesses
-with visit rules, a catalog with images, and rewards that turn points into coupons.
+with visit rules, a catalog with images, and rewards that turn points into coupons; a lottery, a
+promotion, tickets and a pass in the catalog, a sales outlet, and a demo customer with prepaid
+money, a pass and a wallet link. The hub mails its notifications to a local mailbox
+(``var/demo/mail``) when aiosmtpd is installed; without one they are recorded ``no_channel``.
+The banner says where each page is and with which token; ``var/demo/demo.json`` holds the same
+for scripts.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ from typing import IO, Any
 
 import requests
 
-from venue.demo_seed import admin_token, seed, seed_loyalty
+from venue.demo_mailbox import Mailbox, start_mailbox
+from venue.demo_seed import admin_token, demo_session, seed, seed_extras, seed_loyalty
 from venue.errors import VenueError
 from venue.topics import DeviceRef
 
@@ -221,9 +227,14 @@ def mqtt_toml(url: str, login: tuple[DeviceRef, str], data: Path) -> str:
             f'password_file = "{data / "secrets" / (ref.device + ".pass")}"\n\n')
 
 
-def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str]) -> str:
+def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str],
+              mailbox: Mailbox | None = None) -> str:
+    """The hub on SQLite; wallet links carry its address; mail goes to ``mailbox`` if any."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
+    notify = {} if mailbox is None else {
+        "VENUE_NOTIFY__SMTP_HOST": "127.0.0.1", "VENUE_NOTIFY__SMTP_PORT": str(mailbox.port),
+        "VENUE_NOTIFY__MAIL_FROM": "Venue demo <venue@demo.localhost>"}
     child = demo.spawn(
         "hub",
         venue_cmd(
@@ -237,6 +248,8 @@ def start_hub(demo: Demo, mqtt_url: str, login: tuple[DeviceRef, str]) -> str:
             "VENUE_DEVICE__DATA_DIR": str(demo.data / "hub"),
             "VENUE_MQTT__USERNAME": username(login[0]),
             "VENUE_MQTT__PASSWORD_FILE": str(demo.data / "secrets" / "hub.pass"),
+            "VENUE_WALLET__BASE_URL": url,
+            **notify,
         },
     )
     wait_for(lambda: requests.get(f"{url}/openapi.json", timeout=1).ok, "hub", proc=child.proc)
@@ -381,6 +394,34 @@ class Visitors:
                     continue
 
 
+def try_lines(session: dict[str, Any], extras: dict[str, Any], mailbox: Mailbox | None) -> str:
+    """The banner's "try it" part: each page or token with how to try it, one line each."""
+    hub = session["hub"]
+    outlet = session["outlet_token"]
+    sale = json.dumps({"series": extras["concert"], "qty": 1, "idempotency_key": "try-1"})
+    codes = ", ".join(session["lottery_codes"]) or "all played (--reset for new ones)"
+    mail = (f"{mailbox.folder}/*.eml: the wallet link and a VIP coupon with its QR, as the hub "
+            "sent them by SMTP" if mailbox is not None else
+            "no SMTP here (pip install aiosmtpd): messages are recorded no_channel")
+    return (
+        "try it:\n"
+        f"  dashboard {session['dashboard']}  (operator token {session['operator_token']}: "
+        "paste it on the login form; devices, live events, Open a gate)\n"
+        f"  steward   {session['steward']}  (validator token {session['validator_token']}: "
+        f"type {extras['steward_codes'][0]}, Check, then Redeem twice)\n"
+        f"  wallet    {session['wallet_url']}  (demo customer "
+        f"{extras['customer']['masked_phone']}: prepaid, a 5-visit pass, coupons, Happy hour)\n"
+        f"  outlet    token {outlet}: curl -X POST {hub}/api/v1/outlet/sales "
+        f"-H 'Authorization: Bearer {outlet}' -H 'Content-Type: application/json' "
+        f"-d '{sale}'\n"
+        f"  lottery   at the kiosk, Rewards > Play \"Spring draw\": {codes} "
+        "(each plays once; one in two wins a latte)\n"
+        f"  shop      the kiosk's menu sells a concert ticket and a 5-visit pass "
+        "(the code is issued when the register closes the check)\n"
+        f"  mail      {mail}\n"
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     data = Path(args.data_dir).resolve()
     if args.reset and data.exists():
@@ -389,11 +430,13 @@ def run(args: argparse.Namespace) -> int:
     demo = Demo(data)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: demo.stop.set())
+    mailbox: Mailbox | None = None
     try:
         logins = broker_logins(data, args.gates)
         port = start_broker(demo, logins)
         mqtt_url = f"mqtt://127.0.0.1:{port}"
-        hub = start_hub(demo, mqtt_url, logins["hub"])
+        mailbox = start_mailbox(data / "mail", free_port())
+        hub = start_hub(demo, mqtt_url, logins["hub"], mailbox)
         seeded = seed(data, hub, args.gates)
         gates = []
         for i in range(1, args.gates + 1):
@@ -405,6 +448,8 @@ def run(args: argparse.Namespace) -> int:
         beacon = demo.spawn("beacon-1", venue_cmd("beacon", "--config", str(beacon_config(
             data, "beacon-1", mqtt_toml(mqtt_url, logins["beacon-1"], data)))))
         loyalty = seed_loyalty(data, hub)
+        extras = seed_extras(data, hub, seeded, loyalty)
+        session = demo_session(data, hub, extras)
         kiosk = "kiosk: none (--headless)"
         if not args.headless:
             kiosk = start_kiosk(demo, kiosk_config(
@@ -422,7 +467,8 @@ def run(args: argparse.Namespace) -> int:
             f"  {kiosk}\n"
             f"  logs     {data / 'logs'}\n"
             "  watch    venue monitor   (or: venue cmd gate-1 open), from this folder\n"
-            "Ctrl-C stops everything; the data stays for the next run.",
+            + try_lines(session, extras, mailbox)
+            + "Ctrl-C stops everything; the data stays for the next run.",
             flush=True,
         )
         deadline = time.monotonic() + args.duration if args.duration > 0 else None
@@ -439,3 +485,5 @@ def run(args: argparse.Namespace) -> int:
     finally:
         demo.stop.set()
         demo.shutdown()
+        if mailbox is not None:
+            mailbox.stop()
