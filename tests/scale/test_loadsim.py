@@ -56,6 +56,20 @@ def test_gates_that_give_up_on_the_hub_decide_locally_and_nothing_is_lost(pg_url
     assert fig["audit"]["lost"] == 0 and fig["audit"]["doubled"] == 0
 
 
+def test_a_single_sqlite_hub_killed_mid_run_loses_and_doubles_nothing() -> None:
+    """One venue's setup (no PostgreSQL needed): its one hub killed and restarted mid-run."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "venue.cli", "loadsim", "--sqlite", "--replicas", "1", "--gates",
+         "3", "--scans-per-min", "60", "--duration", "6", "--kiosks", "1", "--beacons", "1",
+         "--phones", "4", "--kill-replica", "--restart-after", "0.5", "--deadline", "120",
+         "--json"], capture_output=True, text=True, timeout=150)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    fig = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert fig["plan"]["sqlite"] is True and fig["kill"]["replica"] == "hub1"
+    assert fig["audit"]["lost"] == 0 and fig["audit"]["doubled"] == 0
+    assert fig["failovers"] > 0 and "postgres" not in fig["cpu_s"]
+
+
 @pytest.mark.parametrize("args", [["--pg", "postgresql://postgres@10.1.2.3:5432/postgres"],
                                   ["--broker", "mqtt://broker.example:1883"]])
 def test_non_loopback_targets_are_refused(args: list[str]) -> None:
