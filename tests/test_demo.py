@@ -176,6 +176,14 @@ def check_what_the_banner_offers(data: Path) -> None:
                m.replace("=\n", "") for m in mails), mails
     assert any("VIP welcome drink" in m and "image/png" in m for m in mails), mails
     assert not any(DEMO_PHONE in m for m in mails)
+    admin = auth((data / "admin.token").read_text().strip())
+    sent: list[dict[str, Any]] = []
+    while time.monotonic() < deadline + 10 and len(sent) < 2:  # marked sent after the SMTP "ok"
+        sent = requests.get(f"{hub}/api/v1/notifications", params={"status": "sent"},
+                            headers=admin, timeout=10).json()
+        time.sleep(0.2)
+    assert {n["kind"] for n in sent} >= {"wallet_link", "coupon"} and all(
+        n["channel"] == "email" and "demo.customer@" not in n["recipient"] for n in sent), sent
 
 
 @pytest.mark.parametrize("name, cls", [("hub", HubConfig), ("gate", GateConfig),

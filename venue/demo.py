@@ -413,7 +413,7 @@ def try_lines(session: dict[str, Any], extras: dict[str, Any], mailbox: Mailbox 
         f"{extras['customer']['masked_phone']}: prepaid, a 5-visit pass, coupons, Happy hour)\n"
         f"  outlet    token {outlet}: curl -X POST {hub}/api/v1/outlet/sales "
         f"-H 'Authorization: Bearer {outlet}' -H 'Content-Type: application/json' "
-        f"-d '{sale}'\n"
+        f"-d '{sale}'  (a new idempotency_key for each sale)\n"
         f"  lottery   at the kiosk, Rewards > Play \"Spring draw\": {codes} "
         "(each plays once; one in two wins a latte)\n"
         f"  shop      the kiosk's menu sells a concert ticket and a 5-visit pass "
