@@ -88,14 +88,20 @@ async def put_media(name: Annotated[str, Path(pattern=MEDIA_NAME)],
 
 
 @router.get("/media/{name}")
-def get_media(name: Annotated[str, Path(max_length=120)], ctx: HubContext = Depends(context),
-              _: Principal = Depends(SHOP_READERS)) -> Response:
+def get_media(name: Annotated[str, Path(max_length=120)],
+              ctx: HubContext = Depends(context)) -> Response:
+    """Pictures of items, rewards and promotions, without a token.
+
+    Customers see them on the wallet page (which has no bearer token) and on posters; they are
+    the venue's marketing, never personal data, and only admins can upload them.
+    """
     with ctx.db.read() as s:
         row = s.get(Media, name)
         if row is None:
             raise NotFound(f"no media {name}")
         return Response(row.data, media_type=row.content_type,
-                        headers={"Cache-Control": "max-age=3600"})
+                        headers={"Cache-Control": "max-age=3600",
+                                 "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/checks", status_code=201)

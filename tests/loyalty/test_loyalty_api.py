@@ -201,6 +201,10 @@ def test_catalog_and_media(client: TestClient) -> None:
     r = client.get(latte["image"], headers=s.kiosk_h)
     assert r.status_code == 200 and r.content == PNG and r.headers["content-type"] == "image/png"
     assert client.get("/api/v1/media/nope.png", headers=s.kiosk_h).status_code == 404
+    # the wallet page shows pictures without a bearer token
+    public = client.get("/api/v1/media/coffee.png")
+    assert public.status_code == 200 and public.content == PNG
+    assert public.headers["x-content-type-options"] == "nosniff"
 
 
 def test_cards_identify_until_revoked(client: TestClient) -> None:
