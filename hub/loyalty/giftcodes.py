@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select, union
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
@@ -124,24 +124,8 @@ def issue_coupon(session: Session, series_id: int, *, customer_id: str, business
 
 
 def series_businesses(session: Session, business_ids: list[int]) -> dict[int, int]:
-    """Series whose coupons these businesses give out other than as rewards (lottery prizes,
-    gift sets, catalog items sold as tickets): a series → its business, for the summary."""
-    from hub.loyalty.gift_models import GiftSet, GiftSetLine, ItemSeries, Lottery, Prize
-    from hub.loyalty.models import Item
+    """Series these businesses give coupons of (every way, :mod:`hub.loyalty.owners`): a series
+    → its business. Kept for callers that list by business (passes)."""
+    from hub.loyalty import owners
 
-    if not business_ids:
-        return {}
-    out: dict[int, int] = {}
-    rows: list[Any] = list(session.execute(union(
-        select(Prize.series_id, Lottery.business_id).join(Lottery, Lottery.id == Prize.lottery_id)
-        .where(Lottery.business_id.in_(business_ids), Prize.series_id.is_not(None)),
-        select(GiftSetLine.series_id, GiftSet.business_id)
-        .join(GiftSet, GiftSet.id == GiftSetLine.giftset_id)
-        .where(GiftSet.business_id.in_(business_ids)),
-        select(ItemSeries.series_id, Item.business_id)
-        .join(Item, Item.id == ItemSeries.item_id)
-        .where(Item.business_id.in_(business_ids)),
-    )).all())
-    for sid, bid in rows:
-        out.setdefault(int(sid), int(bid))
-    return out
+    return owners.series_businesses(session, business_ids)

@@ -6,14 +6,15 @@ idempotent by its key: a repeated key returns the answer stored the first time.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import Select, bindparam, or_, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
-from hub.loyalty import giftcodes, ledger
+from hub.loyalty import ledger, owners
 from hub.loyalty.errors import Conflict, UnknownCustomer
 from hub.loyalty.identity import PhoneSecret
 from hub.loyalty.identity import register as register_customer
@@ -114,28 +115,53 @@ def summary(session: Session, customer: Customer, businesses: list[int], *, now:
                          "currency": rows[bid].currency})
     rewards = list(session.scalars(select(Reward).where(
         Reward.business_id.in_(list(rows)), Reward.active.is_(True)).order_by(Reward.cost)))
-    series_business = {r.series_id: r.business_id for r in rewards}
-    for sid, bid in giftcodes.series_businesses(session, list(rows)).items():
-        series_business.setdefault(sid, bid)  # lottery prizes, gift sets, tickets sold
-    coupons = []
-    if series_business:
-        for code, series in session.execute(
-            select(Code, Series).join(Series, Series.id == Code.series_id)
-            .where(Code.customer_id == customer.id, Code.status == "issued",
-                   Code.series_id.in_(list(series_business)),
-                   Code.entries_used < Series.entries_per_code,
-                   or_(Series.valid_until.is_(None), Series.valid_until > now))
-            .order_by(Code.id)
-        ).all():
-            coupons.append(coupon_json(code, series, series_business[series.id], reveal=False))
     return {
         "customer": customer.id, "masked_phone": customer.masked, "new": new,
-        "balances": balances, "coupons": coupons,
+        "balances": balances,
+        "coupons": live_coupons(session, customer.id, [b for b in businesses if b in rows],
+                                now=now),
         "rewards": [{"id": r.id, "business": r.business_id, "name": r.name, "cost": r.cost,
                      "affordable": spendable.get(r.business_id, 0) >= r.cost,
                      "image": None if not r.image else f"/api/v1/media/{r.image}"}
                     for r in rewards],
     }
+
+
+def live_coupons(session: Session, customer_id: str, businesses: list[int], *,
+                 now: datetime) -> list[dict[str, Any]]:
+    """Every usable code the customer holds that a kiosk showing ``businesses`` lists, in one
+    query: the codes joined to their series' owners (:mod:`hub.loyalty.owners`), whatever gave
+    them (reward, lottery, gift set, sale, campaign, poster, promotion, birthday, a friend's
+    share or a transfer, an outlet). A code of another business's series is not listed; a code
+    of a series no business owns (a venue ticket) is listed under the first business. Usable:
+    issued, entries left, not past its series' end; the control code stays hidden where the
+    series shows it only once redeemed."""
+    if not businesses:
+        return []
+    found: dict[int, tuple[Code, Series, list[tuple[int | None, int | None]]]] = {}
+    for code, series, bid, rank in session.execute(
+            _live_codes(owners.version()), {"customer": customer_id, "now": now}).all():
+        found.setdefault(code.id, (code, series, []))[2].append((bid, rank))
+    out = []
+    for code, series, pairs in found.values():
+        bid = owners.pick(pairs, businesses)
+        if bid is not None:
+            out.append(coupon_json(code, series, bid, reveal=False))
+    return out
+
+
+@functools.cache
+def _live_codes(version: int) -> Select[Code, Series, int | None, int | None]:
+    """The statement of :func:`live_coupons`, built once per owner-source version (SQLAlchemy
+    keeps its compiled form: building it per call cost more than running it)."""
+    own = owners.owners()
+    return (select(Code, Series, own.c.business_id, own.c.rank)
+            .join(Series, Series.id == Code.series_id)
+            .outerjoin(own, own.c.series_id == Code.series_id)
+            .where(Code.customer_id == bindparam("customer"), Code.status == "issued",
+                   Code.entries_used < Series.entries_per_code,
+                   or_(Series.valid_until.is_(None), Series.valid_until > bindparam("now")))
+            .order_by(Code.id))
 
 
 # --- visits ------------------------------------------------------------------------------------
@@ -218,7 +244,25 @@ def redeem(session: Session, reward_id: int, *, customer_id: str, key: str, devi
               "balance": member.points}
     ledger.record_op(session, business_id=bid, op="redeem", key=key, customer_id=customer_id,
                      device=device, reason="ok", now=now, answer=answer)
+    notify_redeemed(session, customer_id=customer_id, code=issued, series=series,
+                    business_id=bid, key=key, now=now)
     return answer
+
+
+def notify_redeemed(session: Session, *, customer_id: str, code: issuing.IssuedCode,
+                    series: Series, business_id: int, key: str, now: datetime) -> int | None:
+    """Tell the customer about the coupon a reward gave (its QR by email, or its serial by SMS),
+    queued in the redemption's transaction: sent if and only if the spend is committed, once
+    per redemption key. Loyalty rules have no switch for it, so it goes whenever the hub has a
+    channel; a hub without any queues nothing (no ``no_channel`` row per kiosk redemption)."""
+    from hub.loyalty.campaigns import notify_coupon  # campaigns imports this module
+    from hub.notify.queue import Channels, channels_for
+
+    if channels_for(session) == Channels():
+        return None
+    business = get_business(session, business_id)
+    return notify_coupon(session, customer=customer_id, code=code, series=series,
+                         business=business.name, key=f"redeem:{business_id}:{key}", now=now)
 
 
 # --- corrections -------------------------------------------------------------------------------
