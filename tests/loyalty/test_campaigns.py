@@ -151,12 +151,13 @@ def test_check_campaign_issues_on_matching_paid_checks(client: TestClient, db: D
     assert issued() == 3
     with db.read() as sess:
         assert set(sess.scalars(select(Code.customer_id).where(Code.series_id == sid))) == {cid}
-    # on a reward's series, the kiosk's summary lists them
+    # the kiosk's summary lists them, on the campaign's own series or on a reward's
     ok(client.post("/api/v1/campaigns", headers=ADMIN_H,
                    json={"business": s.business, "name": "Coffee", "kind": "check",
                          "series": s.series, "filter": {"item": s.latte}}), 201)
     paid_check([{"item": s.latte, "qty": 1}])
-    assert [c["name"] for c in coupons(client, s, "+380671234567")] == ["Free coffee"]
+    assert [c["name"] for c in coupons(client, s, "+380671234567")] == [
+        "Dessert on us"] * 3 + ["Free coffee"]
 
 
 def test_notifying_campaign_emails_the_coupon_qr(client: TestClient, db: Database,
