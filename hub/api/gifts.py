@@ -227,8 +227,10 @@ def put_item_series(body: ItemSeriesIn, item_id: RowPath, ctx: HubContext = Depe
 def put_benefit(body: BenefitIn, series_id: RowPath, ctx: HubContext = Depends(context),
                 _: Principal = Depends(ADMIN)) -> dict[str, Any]:
     """What a coupon of the series takes off a check of the business: an amount, a percent,
-    or one unit of an item."""
+    or one unit of an item. An unknown series or business is a 404 (not a foreign-key
+    error at the insert)."""
     with ctx.db.write() as s:
+        get_business(s, body.business)
         return sales.set_benefit(s, series_id, business_id=body.business, kind=body.kind,
                                  value=Decimal(body.value), item_id=body.item)
 

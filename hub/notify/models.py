@@ -4,7 +4,8 @@ A message row says *what* is to be sent to *which customer* by which channel; th
 is looked up (and decrypted) only when it is sent, so the queue holds no readable phone number or
 email. ``recipient_masked`` is what the admin listing shows. Every delivery attempt is a row of
 ``notify_attempts``; a message ends ``sent``, ``failed`` (after ``max_attempts``) or
-``no_channel`` (nothing could carry it) and is never deleted.
+``no_channel`` (nothing could carry it) and is never deleted; the text of a message that
+carries a secret (a wallet link, a one-time code: ``queue.SENSITIVE_KINDS``) is erased then.
 """
 
 from __future__ import annotations

@@ -31,6 +31,47 @@ SENT = "sent"
 FAILED = "failed"
 NO_CHANNEL = "no_channel"
 STATUSES = (PENDING, SENT, FAILED, NO_CHANNEL)
+DONE = (SENT, FAILED)
+"""Final after delivery attempts: the text is not needed any more."""
+
+SENSITIVE_KINDS: frozenset[str] = frozenset({"wallet_link", "wallet_code"})
+"""Kinds whose text carries a secret (a wallet link, a one-time code): kept only until the
+message is delivered or finally failed, then erased (:func:`redact`), so the queue is not a
+store of working links and codes. Other texts (a coupon's serial, a birthday note) stay for
+the record: what they name is in the database anyway. A ``no_channel`` message keeps its text
+(nothing was sent; see docs/notifications.md "Not done")."""
+
+
+def is_sensitive(kind: str) -> bool:
+    return kind in SENSITIVE_KINDS
+
+
+def redacted_text(kind: str, status: str) -> str:
+    """What a sensitive message's text becomes once it is final."""
+    done = {SENT: "sent", FAILED: "not delivered"}.get(status, status)
+    return f"[{kind} {done}; its text held a secret and was erased]"
+
+
+def redact(msg: Message) -> bool:
+    """Erase a sensitive message's text once it is sent or failed for good; whether it
+    changed anything."""
+    if not is_sensitive(msg.kind) or msg.status not in DONE:
+        return False
+    note = redacted_text(msg.kind, msg.status)
+    if msg.text == note:
+        return False
+    msg.text = note
+    return True
+
+
+def redact_finished(session: Session) -> int:
+    """Erase the texts of sent or failed sensitive messages left from before this rule (run
+    at start); how many were erased."""
+    n = 0
+    for msg in session.scalars(select(Message).where(Message.kind.in_(sorted(SENSITIVE_KINDS)),
+                                                     Message.status.in_(DONE))):
+        n += redact(msg)
+    return n
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +176,8 @@ def listing(session: Session, *, status: str | None = None, limit: int = 200) ->
 
 
 def message_json(msg: Message) -> dict[str, Any]:
+    """A message for the admin listing: never its text (a one-time code or a wallet link may
+    be in it until it is sent) nor its address."""
     from venue.messages import rfc3339
 
     return {"id": msg.id, "customer": msg.customer_id, "kind": msg.kind,

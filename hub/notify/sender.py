@@ -18,6 +18,7 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import quote, quote_plus
 
 from sqlalchemy import select
 
@@ -26,7 +27,7 @@ from hub.loyalty import contacts, identity
 from hub.loyalty.models import Customer
 from hub.notify.adapters import Adapter, DeliveryFailed, Outgoing
 from hub.notify.models import Attachment, Attempt, Message
-from hub.notify.queue import FAILED, PENDING, SENT
+from hub.notify.queue import FAILED, PENDING, SENT, redact
 from venue import phone
 from venue.clock import Clock
 
@@ -108,12 +109,18 @@ def _record(db: Database, msg_id: int, attempt: int, error: str | None, now: dat
         msg.last_error = error
         if error is None:
             msg.sent_at = now
+        redact(msg)  # sent or failed for good: a one-time code or link in it is erased
     return outcome.status
 
 
-def _scrub(text: str, address: str) -> str:
-    if address:
-        text = text.replace(address, "[recipient]")
+def _scrub(text: str, out: Outgoing) -> str:
+    """An error as recorded: no address, no phone number, no text of the message (a gateway
+    may echo its URL, which holds the text)."""
+    if out.to:
+        text = text.replace(out.to, "[recipient]")
+    if out.text:
+        for form in {out.text, quote(out.text, safe=""), quote_plus(out.text)}:
+            text = text.replace(form, "[text]")
     return phone.redact(text)[:300]
 
 
@@ -133,9 +140,9 @@ def deliver_due(db: Database, adapters: Mapping[str, Adapter], now: datetime, *,
             try:
                 adapter.send(out)
             except DeliveryFailed as exc:
-                error = _scrub(str(exc), out.to)
+                error = _scrub(str(exc), out)
             except Exception as exc:  # an adapter bug must not stop the queue
-                error = _scrub(f"{type(exc).__name__}: {exc}", out.to)
+                error = _scrub(f"{type(exc).__name__}: {exc}", out)
         status = _record(db, msg_id, attempt, error, now, policy)
         if status == SENT:
             sent += 1

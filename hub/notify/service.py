@@ -5,7 +5,7 @@ from __future__ import annotations
 from hub.config import HubConfig
 from hub.db import Database
 from hub.notify.adapters import build_adapters
-from hub.notify.queue import Channels, configure
+from hub.notify.queue import Channels, configure, redact_finished
 from hub.notify.sender import NotifySender, Policy
 from venue.clock import Clock
 
@@ -16,6 +16,8 @@ def start(config: HubConfig, db: Database, *, clock: Clock,
     channel is configured: messages are then recorded as ``no_channel``)."""
     n = config.notify
     configure(db, Channels.from_config(n))
+    with db.write() as s:  # texts with a secret left by a hub from before the rule
+        redact_finished(s)
     adapters = build_adapters(n)
     if not adapters:
         return None

@@ -2,6 +2,11 @@
 
 Queued in the caller's transaction, so a message is sent if and only if what it announces (a
 birthday credit, a referral bonus, a one-time code) is committed.
+
+The kinds ``wallet_link`` and ``wallet_code`` carry a secret (a working link, a one-time code):
+the queue erases their text once they are sent or finally failed, and never keeps it when no
+channel can carry them (``hub.notify.queue.SENSITIVE_KINDS``). A new kind with a secret in its
+text is added there.
 """
 
 from __future__ import annotations
