@@ -124,6 +124,7 @@ class Code(Base):
         UniqueConstraint("series_id", "serial", name="uq_codes_series_serial"),
         Index("ix_codes_hash", "code_hash"),
         Index("ix_codes_changed", "changed_at"),
+        Index("ix_codes_customer", "customer_id"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
