@@ -52,6 +52,7 @@ while True:
     seq = outbox.put("venue/v1/s1/gate/g1/event/gate.scan", nonce.encode() * 20)
     print("O", seq, flush=True)
     if i % 3 == 0:
+        print("a", seq, flush=True)  # from here on the item may be gone (an ack in flight)
         outbox.ack(seq)
         print("A", seq, flush=True)
     if i % 10 == 0:
