@@ -5,6 +5,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 APT_PACKAGES := mosquitto mosquitto-clients libzbar0 xvfb xauth mtools dosfstools fdisk xz-utils cloud-init chromium
 STAMP := $(VENV)/.installed
+# Three workers on two cores: most tests wait on brokers, databases and child processes.
+PYTEST_PAR ?= -n 3 --dist loadgroup
 
 .PHONY: deps sysdeps venv test lint typecheck unit demo bench drills clean
 
@@ -34,12 +36,12 @@ typecheck: deps
 	$(VENV)/bin/mypy
 
 unit: deps
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_PAR)
 
 test: deps
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/python -m pytest -q -p no:cacheprovider
+	$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_PAR)
 
 demo: deps
 	$(VENV)/bin/venue demo

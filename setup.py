@@ -49,6 +49,7 @@ MONITOR = ["rich>=13"]
 DEV = [
     "pytest>=8",
     "pytest-timeout>=2.3",
+    "pytest-xdist>=3.5",
     "hypothesis>=6.100",
     "ruff>=0.4",
     "mypy>=1.10",

@@ -158,3 +158,14 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``pytest -n`` (xdist with ``--dist loadgroup``) the Xvfb tests share one worker.
+
+    ``xvfb-run -a`` picks a free display by looking for lock files, which two workers starting
+    at once can both find free; one worker runs them one after another instead.
+    """
+    for item in items:
+        if "tests/kiosk/" in item.nodeid or item.nodeid.startswith("kiosk/"):
+            item.add_marker(pytest.mark.xdist_group("xvfb"))
