@@ -1,7 +1,12 @@
-"""Shared fixtures: a real Mosquitto per test on a free port, PostgreSQL databases, a fake clock.
+"""Shared fixtures: a real Mosquitto per test on a free port, PostgreSQL databases, a fake clock,
+the hub's migrated database on both backends, and headless Chromium.
 
 The machine's own broker on 1883 is never touched: each broker here gets its own temp dir, config
 and port, and is killed by its pid at teardown.
+
+The database and browser fixtures live here, once, because the hub, loyalty, outlet, wallet, web
+and scale folders all need the same ones; a folder's conftest only adds what is its own (which
+``db`` it means, its app's ``client`` and ``live`` server).
 """
 
 from __future__ import annotations
@@ -10,14 +15,24 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from venue.clock import FakeClock
+
+# The hub's test helpers (hubkit) serve every folder that runs a hub: on the path once, here.
+HUB_TESTS = Path(__file__).resolve().parent / "hub"
+if str(HUB_TESTS) not in sys.path:
+    sys.path.insert(0, str(HUB_TESTS))
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 
 
 def free_port() -> int:
@@ -158,6 +173,66 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file in the test's temp dir (SQLAlchemy URL)."""
+    return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Tests using this run on a SQLite file and on a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'hub.sqlite3'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def any_db(db_url: str, clock: FakeClock) -> Iterator[Any]:
+    """The hub's migrated, bootstrapped database on SQLite and on PostgreSQL."""
+    from hubkit import make_db
+
+    d = make_db(db_url, clock)
+    yield d
+    d.dispose()
+
+
+@pytest.fixture
+def client(db: Any, clock: FakeClock) -> Iterator[Any]:
+    """An in-process client of the hub's app over the folder's ``db``."""
+    from fastapi.testclient import TestClient
+
+    from hub.api.app import create_app
+
+    with TestClient(create_app(db, clock=clock, token_ttl=0.0)) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never `playwright install`), headless."""
+    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
+        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """``test-artifacts/`` at the repository root (gitignored): screenshots a person can look at."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -5,16 +5,19 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 import uvicorn
 from fastapi import FastAPI
 
 from hub.auth import create_token
 from hub.db import Database
 from hub.service import bootstrap
-from venue.clock import FakeClock
+from venue.clock import Clock, FakeClock
 
 ADMIN = "admin-token-for-tests"
 
@@ -37,7 +40,7 @@ def wait_for(cond: Any, timeout: float = 10.0, what: str = "condition") -> Any:
         time.sleep(0.01)
 
 
-def make_db(url: str, clock: FakeClock) -> Database:
+def make_db(url: str, clock: Clock) -> Database:
     db = Database.connect(url)
     bootstrap(db, clock=clock, admin_token=ADMIN)
     return db
@@ -78,3 +81,17 @@ def start_server(app: FastAPI) -> LiveServer:
             raise RuntimeError("uvicorn did not start")
         time.sleep(0.01)
     return LiveServer(f"http://127.0.0.1:{port}", server, thread)
+
+
+@contextmanager
+def serve(app: FastAPI) -> Iterator[httpx.Client]:
+    """A real uvicorn over ``app`` and a keep-alive client to it; the server stops on exit.
+
+    The loyalty, outlet and wallet folders' ``live`` fixtures are this over their own app.
+    """
+    server = start_server(app)
+    try:
+        with httpx.Client(base_url=server.url, timeout=30) as c:
+            yield c
+    finally:
+        server.stop()

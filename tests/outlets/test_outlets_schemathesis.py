@@ -4,15 +4,13 @@ sale, invoice, ticket), as an operator (admin) and as the outlet itself."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
 from hubkit import ADMIN, ADMIN_H, make_db, start_server
 from outletkit import key, ok, outlet, sell, series
+from schemakit import run_st, write_config
 
 from hub.api.app import create_app
 from hub.db import Database
@@ -22,17 +20,7 @@ pytestmark = pytest.mark.slow
 
 
 def _run(url: str, config: Path, token: str, paths: str) -> str:
-    st = shutil.which("st", path=str(Path(sys.executable).parent)) or "st"
-    out = subprocess.run(
-        [st, "--no-color", "--config-file", str(config), "run", f"{url}/openapi.json",
-         "-H", f"Authorization: Bearer {token}", "--checks", "not_a_server_error",
-         "--include-path-regex", paths, "--max-examples", "10", "--max-time", "12",
-         "--workers", "1", "--request-timeout", "20", "--seed", "3"],
-        capture_output=True, text=True, timeout=120)
-    tail = out.stdout[-4000:]
-    assert out.returncode == 0, tail
-    assert "generated" in tail, tail
-    return tail
+    return run_st(url, config, token, paths=paths, seed=3, max_examples=10, max_time=12)
 
 
 def test_schemathesis_finds_no_server_error_in_outlets(tmp_path: Path) -> None:
@@ -46,12 +34,10 @@ def test_schemathesis_finds_no_server_error_in_outlets(tmp_path: Path) -> None:
             inv = ok(c.post("/api/v1/outlets/o1/invoices", headers=ADMIN_H,
                             json={"idempotency_key": key()}), 201)
             outlet_token = h["Authorization"].split()[1]
-        config = tmp_path / "schemathesis.toml"
-        config.write_text(
-            "[parameters]\n"
-            f'"path.outlet_id" = "o1"\n"path.series_id" = {sid}\n'
-            f'"path.sale_id" = {sale["id"]}\n"path.invoice_id" = {inv["id"]}\n'
-            f'"path.key" = "{sale["refs"][0]}"\n"path.ref" = "{sale["refs"][0]}"\n')
+        config = write_config(tmp_path / "schemathesis.toml", {
+            "path.outlet_id": "o1", "path.series_id": sid, "path.sale_id": sale["id"],
+            "path.invoice_id": inv["id"], "path.key": sale["refs"][0],
+            "path.ref": sale["refs"][0]})
         _run(server.url, config, ADMIN, "(outlets|sales-rules|transfer)")
         _run(server.url, config, outlet_token, "/outlet/")
     finally:

@@ -6,7 +6,6 @@ claiming a promotion; expired and tampered links get a clear page."""
 from __future__ import annotations
 
 import io
-import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,26 +22,6 @@ from gate.providers import CheckRequest, OnlineProvider
 from venue.clock import FakeClock
 from venue.decoder import Decoder
 from venue.reasons import Result
-
-CHROMIUM = "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists() or shutil.which("chromium") is None:
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run"])
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture
@@ -66,8 +45,7 @@ def _phone(browser: Any) -> Any:
 
 
 def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
-        browser: Any, hub: str, clock: FakeClock) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
+        browser: Any, hub: str, clock: FakeClock, artifacts: Path) -> None:
     with httpx.Client(base_url=hub, timeout=30) as c:
         w = wallets(c)
         gate_token = token(c, "gate", "g1")["Authorization"].split()[1]
@@ -83,7 +61,7 @@ def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
         page.wait_for_function("document.body.dataset.offline === 'ready'", timeout=15000)
         ticket = page.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]')
         assert ticket.locator(".serial").inner_text() == w.ticket_a["short_serial"]
-        shot = ticket.screenshot(path=str(ARTIFACTS / "wallet-ticket.png"))
+        shot = ticket.screenshot(path=str(artifacts / "wallet-ticket.png"))
         assert _decode(shot) == [w.ticket_a["code"]]
         assert "•• ••• ••" in page.inner_text("header")
         # the full-screen view for the gate: white, the same QR, big
@@ -92,7 +70,7 @@ def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
         gate_view.wait_for(state="visible")
         assert page.evaluate("getComputedStyle(document.getElementById('gate'))"
                              ".backgroundColor") == "rgb(255, 255, 255)"
-        big = gate_view.screenshot(path=str(ARTIFACTS / "wallet-gate-view.png"))
+        big = gate_view.screenshot(path=str(artifacts / "wallet-gate-view.png"))
         scanned = _decode(big)
         assert scanned == [w.ticket_a["code"]]
         gate_view.click()
@@ -109,7 +87,7 @@ def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
         page.reload()
         cached = page.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]')
         assert _decode(cached.screenshot()) == [w.ticket_a["code"]]
-        page.screenshot(path=str(ARTIFACTS / "wallet-offline.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "wallet-offline.png"), full_page=True)
         ctx.set_offline(False)
         # claim the promotion from the page: once
         page.reload()
@@ -123,7 +101,7 @@ def test_ticket_qr_from_the_page_is_admitted_by_the_gate_and_works_offline(
 
 
 def test_expired_and_tampered_links_get_a_clear_page(browser: Any, hub: str,
-                                                     clock: FakeClock) -> None:
+                                                     clock: FakeClock, artifacts: Path) -> None:
     with httpx.Client(base_url=hub, timeout=30) as c:
         w = wallets(c)
         path = link(c, w.a)
@@ -140,14 +118,14 @@ def test_expired_and_tampered_links_get_a_clear_page(browser: Any, hub: str,
         resp = page.goto(hub + path)
         assert resp is not None and resp.status == 410
         assert "This link has expired" in page.inner_text("h1")
-        page.screenshot(path=str(ARTIFACTS / "wallet-expired.png"))
+        page.screenshot(path=str(artifacts / "wallet-expired.png"))
         assert w.ticket_a["short_serial"] not in page.content()
     finally:
         ctx.close()
 
 
 def test_a_friend_accepts_a_shared_ticket_and_the_sharers_qr_stops_working(
-        browser: Any, hub: str, clock: FakeClock) -> None:
+        browser: Any, hub: str, clock: FakeClock, artifacts: Path) -> None:
     with httpx.Client(base_url=hub, timeout=30) as c:
         w = wallets(c)
         ok(c.put(f"/api/v1/series/{w.tickets}/sharing", json={"shareable": True},
@@ -175,7 +153,7 @@ def test_a_friend_accepts_a_shared_ticket_and_the_sharers_qr_stops_working(
         new_ref = (refs - {w.ticket_b["ref"]}).pop()
         assert new_ref is not None
         shot = pb.locator(f'.ticket[data-ref="{new_ref}"]').screenshot(
-            path=str(ARTIFACTS / "wallet-shared-ticket.png"))
+            path=str(artifacts / "wallet-shared-ticket.png"))
         friends_code = _decode(shot)
         pa.reload()
         assert pa.locator(f'.ticket[data-ref="{w.ticket_a["ref"]}"]').count() == 0
