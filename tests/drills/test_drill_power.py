@@ -84,8 +84,15 @@ def test_sqlite_files_survive_kills_at_random_points(tmp_path: Path) -> None:
             lines.append(line)
         time.sleep(rng.uniform(0, 0.01))
         proc.send_signal(signal.SIGKILL)
-        rest, err = proc.communicate(timeout=10)
-        lines += rest.splitlines(keepends=True)
+        # Read the rest through the same buffered reader: communicate() would read the pipe's
+        # descriptor directly and drop lines readline() had already buffered (a lost "ack" line
+        # looked like a lost outbox item).
+        assert proc.stdout is not None and proc.stderr is not None
+        lines += proc.stdout.readlines()
+        err = proc.stderr.read()
+        proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
         assert len(lines) >= target, err[-2000:]
         for line in lines:
             if not line.endswith("\n"):
