@@ -11,7 +11,28 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from fastapi import FastAPI
+from hubkit import make_db, start_server
+
+from hub.db import Database
+from venue.clock import SYSTEM_CLOCK
+
+
+@contextmanager
+def fuzz_hub(tmp_path: Path, make_app: Callable[[Database], FastAPI]) -> Iterator[str]:
+    """A hub on a fresh SQLite file under uvicorn, on the system clock (time moves as in
+    production); yields its URL, stops the server and closes the database on exit."""
+    db = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SYSTEM_CLOCK)
+    server = start_server(make_app(db))
+    try:
+        yield server.url
+    finally:
+        server.stop()
+        db.dispose()
 
 
 def write_config(path: Path, parameters: dict[str, str | int]) -> Path:

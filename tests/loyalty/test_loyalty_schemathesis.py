@@ -11,33 +11,22 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubkit import start_server
 from loyaltykit import ADMIN, register, seed
-from schemakit import run_st, write_config
+from schemakit import fuzz_hub, run_st, write_config
 
 from hub.api.app import create_app
-from hub.db import Database
 
 pytestmark = pytest.mark.slow
 PATHS = "(businesses|customers|kiosk|visits|rewards|catalog|media|checks|cards|ledger)"
 
 
 def test_schemathesis_finds_no_server_error_in_loyalty(tmp_path: Path) -> None:
-    from hubkit import make_db
-
-    from venue.clock import SYSTEM_CLOCK
-
-    db: Database = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SYSTEM_CLOCK)
-    server = start_server(create_app(db, identify_limits=(0, 0)))
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
+    with fuzz_hub(tmp_path, lambda db: create_app(db, identify_limits=(0, 0))) as url:
+        with httpx.Client(base_url=url, timeout=10) as c:
             s = seed(c)
             customer = register(c, s)["customer"]
         config = write_config(tmp_path / "schemathesis.toml", {
             "path.business_id": s.business, "path.customer_id": customer,
             "path.reward_id": s.reward, "path.item_id": s.latte,
             "path.name": "coffee.png", "path.check_id": 1})
-        run_st(server.url, config, ADMIN, paths=PATHS, seed=2, max_examples=12, max_time=30)
-    finally:
-        server.stop()
-        db.dispose()
+        run_st(url, config, ADMIN, paths=PATHS, seed=2, max_examples=12, max_time=30)

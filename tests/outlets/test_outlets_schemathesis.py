@@ -8,13 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from hubkit import ADMIN, ADMIN_H, make_db, start_server
+from hubkit import ADMIN, ADMIN_H
 from outletkit import key, ok, outlet, sell, series
-from schemakit import run_st, write_config
+from schemakit import fuzz_hub, run_st, write_config
 
 from hub.api.app import create_app
-from hub.db import Database
-from venue.clock import SYSTEM_CLOCK
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +22,8 @@ def _run(url: str, config: Path, token: str, paths: str) -> str:
 
 
 def test_schemathesis_finds_no_server_error_in_outlets(tmp_path: Path) -> None:
-    db: Database = make_db(f"sqlite:///{tmp_path / 'hub.sqlite3'}", SYSTEM_CLOCK)
-    server = start_server(create_app(db))
-    try:
-        with httpx.Client(base_url=server.url, timeout=10) as c:
+    with fuzz_hub(tmp_path, create_app) as url:
+        with httpx.Client(base_url=url, timeout=10) as c:
             sid = series(c, per_order_limit=5)
             h = outlet(c, "o1", (sid, 1000, "10.00"))
             sale = sell(c, h, sid, 2, customer_phone="+380671234567").body
@@ -38,8 +34,5 @@ def test_schemathesis_finds_no_server_error_in_outlets(tmp_path: Path) -> None:
             "path.outlet_id": "o1", "path.series_id": sid, "path.sale_id": sale["id"],
             "path.invoice_id": inv["id"], "path.key": sale["refs"][0],
             "path.ref": sale["refs"][0]})
-        _run(server.url, config, ADMIN, "(outlets|sales-rules|transfer)")
-        _run(server.url, config, outlet_token, "/outlet/")
-    finally:
-        server.stop()
-        db.dispose()
+        _run(url, config, ADMIN, "(outlets|sales-rules|transfer)")
+        _run(url, config, outlet_token, "/outlet/")
