@@ -70,8 +70,11 @@ def persistent_broker(broker_factory: Any) -> Any:
     b.stop()
     # `user root`: when the tests run as root, do not drop to `mosquitto`, which cannot write
     # into pytest's private temp dir (ignored when not root).
+    # `max_queued_messages` as provisioning writes it: Mosquitto's default (1000) drops what a
+    # reconnecting device's backlog sends to a subscriber that is itself still reconnecting.
     b.extra_conf = (
         f"allow_anonymous true\npersistence true\npersistence_location {b.workdir}/\nuser root\n"
+        "max_queued_messages 200000\n"
     )
     b.start()
     return b
