@@ -386,6 +386,32 @@ def test_shared_subscription_splits_events_between_hub_replicas(
     assert got["h1"] and got["h2"]  # both replicas took a share
 
 
+def test_a_subscription_made_while_the_link_connects_is_not_lost(
+    broker: Any, links: Any, collectors: Any
+) -> None:
+    """subscribe() between on_connect's SUBSCRIBE snapshot and ``connected`` still subscribes.
+
+    Found as a flaky shared-subscription test: a replica whose subscribe() fell in that window
+    was in neither the snapshot nor sent itself, yet wait_subscribed() said yes. The window is
+    entered deterministically here: the status payload is built in it.
+    """
+    got: list[bytes] = []
+    link = links(broker.url, ref=DeviceRef("s1", "hub", "h1"), start=False)
+    build_status = link._status
+
+    def status_then_subscribe(state: str) -> bytes:
+        if state == "online" and not link._subs:
+            link.subscribe("t/late", lambda m: got.append(m.payload))
+        return build_status(state)
+
+    link._status = status_then_subscribe  # type: ignore[method-assign]
+    link.start()
+    assert link.wait_subscribed(10)
+    pub = collectors(broker.port, "nothing/#")
+    pub.client.publish("t/late", b"x", qos=1)
+    wait_for(lambda: got == [b"x"], what="the message on the late subscription")
+
+
 def test_manual_ack_holds_the_puback_until_the_handler_acks(
     broker_factory: Any, links: Any, collectors: Any
 ) -> None:

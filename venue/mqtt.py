@@ -155,6 +155,10 @@ class MqttLink:
         self._sendable = threading.Event()
         self._status_mid: int | None = None
         self._subscribed = threading.Event()
+        self._subs_live = False
+        """This connection's SUBSCRIBE snapshot is sent: later subscriptions go out themselves.
+        Guarded by ``self._lock``; ``_connected`` is set later, after the status publish, and a
+        subscribe() in between would otherwise be in neither."""
         self._pending_subs: set[int] = set()
         self._subs: dict[str, tuple[Callable[[InboundMessage], None], int]] = {}
         self._sender = OutboxSender(
@@ -358,7 +362,7 @@ class MqttLink:
         """
         with self._lock:  # same lock as on_connect's snapshot: never subscribed zero or two times
             self._subs[topic_filter] = (handler, qos)
-            if self._connected.is_set():
+            if self._subs_live:
                 self._track_subscribe(self._client.subscribe(topic_filter, qos))
 
     def wait_subscribed(self, timeout: float) -> bool:
@@ -422,6 +426,7 @@ class MqttLink:
                 self._track_subscribe(client.subscribe(subs))
             else:
                 self._subscribed.set()
+            self._subs_live = True
         if self.is_observer:
             self._sendable.set()  # a tool has no status to publish and no event order to keep
         else:
@@ -442,6 +447,9 @@ class MqttLink:
         if self._connected.is_set():
             self._count("disconnects")
             log.warning("disconnected from %s:%d: %s", self._host, self._port, reason)
+        # No lock: paho may call this from inside a call made under it. A subscribe() that still
+        # sends now is harmless: it is in ``_subs`` and the next connect sends it again.
+        self._subs_live = False
         self._connected.clear()
         self._sendable.clear()
         self._subscribed.clear()
