@@ -107,6 +107,40 @@ def test_check_then_redeem_then_already_used(hub: Hub, browser: Any, artifacts: 
     assert [a["mode"] for a in code["attempts"]] == ["check", "redeem", "redeem"]
 
 
+def test_a_phone_bound_ticket_tells_the_steward_to_check_the_holder(
+    hub: Hub, browser: Any, artifacts: Path
+) -> None:
+    phone = "+380671234567"
+    with httpx.Client(base_url=hub.server.url, headers=ADMIN_H) as http:
+        sid = http.post("/api/v1/series", json={"name": "Named seat", "issue_limit": 10}
+                        ).json()["id"]
+        http.put(f"/api/v1/series/{sid}/sales-rules", json={"bound_to_phone": True}
+                 ).raise_for_status()
+        http.post("/api/v1/outlets", json={"id": "o1", "name": "Agency"}).raise_for_status()
+        http.put(f"/api/v1/outlets/o1/series/{sid}", json={"quota": 5, "price": "10.00"}
+                 ).raise_for_status()
+        sale = http.post("/api/v1/outlet/sales", headers=token(hub.db, hub.clock, "outlet", "o1"),
+                         json={"series": sid, "qty": 1, "customer_phone": phone,
+                               "idempotency_key": "sale-1"})
+        sale.raise_for_status()
+        code = sale.json()["codes"][0]["code"]
+    problems = PageProblems()
+    page = problems.watch(browser.new_page(viewport=PHONE, device_scale_factor=2))
+    try:
+        _login(page, hub)
+        page.fill("#code", code)
+        page.click("#redeem")
+        expect(page.locator("#verdict-big")).to_have_text("ADMIT")
+        detail = page.locator("#verdict-detail")
+        expect(detail).to_contain_text("ASK THE HOLDER'S PHONE: last digits of +380")
+        expect(detail).to_contain_text("67")
+        assert "1234567" not in page.content()
+        page.screenshot(path=str(artifacts / "steward-check-holder.png"))
+        assert problems.console == [] and problems.page == [], problems
+    finally:
+        page.close()
+
+
 def test_refuses_bad_tokens_and_other_roles(hub: Hub, browser: Any) -> None:
     problems = PageProblems()
     page = problems.watch(browser.new_page(viewport=PHONE))

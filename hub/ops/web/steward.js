@@ -31,6 +31,9 @@
     if (a.reason === "already_used" && a.first_used_at) {
       parts.push(`first used ${time(a.first_used_at)}` + (a.first_gate ? ` at ${a.first_gate}` : ""));
     }
+    if (a.check_holder) {  // a phone-bound ticket: the holder proves it with the phone's last digits
+      parts.unshift(`ASK THE HOLDER'S PHONE: last digits of ${a.check_holder.masked_phone}`);
+    }
     if (a.detail) parts.push(a.detail);
     if (mode === "check" && a.result === "admit") parts.push("checked only: not redeemed");
     return parts.join(" · ");
