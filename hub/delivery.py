@@ -17,10 +17,14 @@ BARCODE_MAX = 48
 those the barcode carries the short serial (accepted where staff check)."""
 
 
-def qr_png(text: str, *, scale: int = 4) -> bytes:
-    """A QR code as PNG; generated codes use alphanumeric mode (version 6 at level M)."""
+def qr_png(text: str, *, scale: int = 4, error: str = "m") -> bytes:
+    """A QR code as PNG; generated codes use alphanumeric mode (version 6 at level M).
+
+    The one renderer of QR images for tickets, gift codes, emailed coupons and posters; callers
+    choose only the size and, for posters that weather, a higher ``error`` correction level.
+    """
     buf = io.BytesIO()
-    segno.make(text, error="m", micro=False).save(buf, kind="png", scale=scale, border=4)
+    segno.make(text, error=error, micro=False).save(buf, kind="png", scale=scale, border=4)
     return buf.getvalue()
 
 

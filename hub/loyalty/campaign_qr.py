@@ -11,17 +11,16 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import io
 import re
 import secrets
 from datetime import datetime
 from typing import Any
 
-import segno
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from hub.delivery import qr_png
 from hub.loyalty import campaigns, ledger
 from hub.loyalty.earn_models import Campaign, CampaignIssue
 from hub.loyalty.errors import Conflict
@@ -72,9 +71,7 @@ def verify(session: Session, code: str) -> int:
 
 def png(code: str, *, scale: int = 10) -> bytes:
     """The poster's QR as PNG."""
-    buf = io.BytesIO()
-    segno.make(code, error="q").save(buf, kind="png", scale=scale, border=4)
-    return buf.getvalue()
+    return qr_png(code, scale=scale, error="q")  # level Q: posters get scratched
 
 
 def create(session: Session, *, business_id: int, name: str, series_id: int, notify: bool,

@@ -20,13 +20,13 @@ from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 
 from hub import issuing
+from hub.delivery import qr_png
 from hub.loyalty.earn_models import Campaign, CampaignIssue, CustomerTag
 from hub.loyalty.errors import Conflict
 from hub.loyalty.models import Business, Check, Customer, Member, Operation
 from hub.loyalty.service import get_business
 from hub.loyalty.tags import normalize as normalize_tags
 from hub.models import Series
-from hub.notify.adapters import qr_png
 from hub.notify.queue import enqueue
 from hub.series import NotFound, SeriesError, Visibility, get_series
 from venue.messages import rfc3339
@@ -35,6 +35,8 @@ log = logging.getLogger("venue.hub.campaigns")
 KINDS = ("filter", "check", "qr")
 MAX_DAYS = 3660
 CHUNK = 5000
+EMAIL_QR_SCALE = 6
+"""Module size of the coupon QR attached to an email (the sizes a phone shows well)."""
 
 
 # --- the pure part -----------------------------------------------------------------------------
@@ -221,7 +223,7 @@ def notify_coupon(session: Session, *, customer: str, code: issuing.IssuedCode, 
     files: list[tuple[str, str, bytes]] = []
     if shown:
         text += f" Show its QR at the counter or tell the number {code.short_serial}."
-        files.append(("coupon.png", "image/png", qr_png(code.code)))
+        files.append(("coupon.png", "image/png", qr_png(code.code, scale=EMAIL_QR_SCALE)))
     else:
         text += " It is in your wallet."
     return enqueue(session, customer=customer, kind="coupon", subject=f"{business}: {series.name}",

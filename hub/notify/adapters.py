@@ -17,7 +17,6 @@ from typing import Any, Protocol
 from urllib.parse import quote, quote_plus
 
 import requests
-import segno
 
 from hub.config import NotifySection
 
@@ -41,15 +40,6 @@ class Outgoing:
 class Adapter(Protocol):
     def send(self, msg: Outgoing) -> None:
         """Deliver ``msg`` or raise :class:`DeliveryFailed`."""
-
-
-def qr_png(text: str, *, scale: int = 6) -> bytes:
-    """A QR code of ``text`` as PNG (for an email attachment)."""
-    import io
-
-    buf = io.BytesIO()
-    segno.make(text, error="m").save(buf, kind="png", scale=scale, border=4)
-    return buf.getvalue()
 
 
 def _secret(value: str | None, path: str | None) -> str | None:

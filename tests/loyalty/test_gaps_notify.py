@@ -15,8 +15,10 @@ from sqlalchemy import select
 
 from hub.config import NotifySection
 from hub.db import Database
+from hub.delivery import qr_png
+from hub.loyalty.campaigns import EMAIL_QR_SCALE
 from hub.notify import queue
-from hub.notify.adapters import build_adapters, qr_png
+from hub.notify.adapters import build_adapters
 from hub.notify.models import Message
 from hub.notify.sender import deliver_due
 from venue.clock import FakeClock
@@ -71,7 +73,7 @@ def test_redeem_sends_the_coupon_by_email(client: TestClient, db: Database, cloc
         coupon = first["coupon"]
         parts = list(mail.iter_attachments())
         assert [p.get_filename() for p in parts] == ["coupon.png"]
-        assert parts[0].get_content() == qr_png(coupon["code"])
+        assert parts[0].get_content() == qr_png(coupon["code"], scale=EMAIL_QR_SCALE)
         body = mail.get_body(("plain",))
         assert body is not None and coupon["serial"] in body.get_content()
     listing = ok(client.get("/api/v1/notifications", headers=ADMIN_H))

@@ -16,9 +16,11 @@ from sqlalchemy import select
 
 from hub.config import NotifySection
 from hub.db import Database
+from hub.delivery import qr_png
 from hub.loyalty import contacts, identity
+from hub.loyalty.campaigns import EMAIL_QR_SCALE
 from hub.notify import queue
-from hub.notify.adapters import SmsGatewayAdapter, build_adapters, qr_png
+from hub.notify.adapters import SmsGatewayAdapter, build_adapters
 from hub.notify.models import Attempt, Message
 from hub.notify.sender import NotifySender, Policy, Report, after_attempt, deliver_due
 from venue.clock import FakeClock
@@ -84,7 +86,7 @@ def test_email_with_qr_reaches_the_smtp_server(any_db: Database, clock: FakeCloc
         with any_db.write() as s:
             contacts.set_email(s, identity.phone_secret(s), customer, "ann@example.org",
                                now=clock.now())
-            png = qr_png("V1TESTCODE")
+            png = qr_png("V1TESTCODE", scale=EMAIL_QR_SCALE)
             msg_id = queue.enqueue(s, customer=customer, kind="coupon", subject="Your coupon",
                                    text="Show this QR at the counter.",
                                    attachments=[("coupon.png", "image/png", png)],
